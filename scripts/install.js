@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+'use strict';
+// builds the native addon with whatever this machine has:
+//   cmake + nvcc >= 12.8  -> CPU and CUDA backends (cmake-js)
+//   cmake only            -> CPU backend (cmake-js)
+//   no cmake              -> CPU backend (node-gyp, binding.gyp)
+// usage: node scripts/install.js [--rebuild] [--asan] [--debug]
+// env:   CUDALAB_CUDA=OFF|ON|AUTO, CUDALAB_CUDA_ARCHS="90;120", CUDACXX=/path/to/nvcc
+const { spawnSync, execFileSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+const args = new Set(process.argv.slice(2));
+const rebuild = args.has('--rebuild');
+const asan = args.has('--asan');
+const debug = args.has('--debug') || asan;
+const say = (msg) => process.stdout.write(`cudalab: ${msg}\n`);
+
+function which(cmd) {
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const p = path.join(dir, cmd);
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* keep looking */ }
+  }
+  return null;
+}
+
+// nvcc from CUDACXX, PATH or /usr/local/cuda, with its version ("12.8")
+function findNvcc() {
+  const candidates = [process.env.CUDACXX, which('nvcc'), '/usr/local/cuda/bin/nvcc'].filter(Boolean);
+  for (const nvcc of candidates) {
+    try {
+      const out = execFileSync(nvcc, ['--version'], { encoding: 'utf8' });
+      const m = out.match(/release (\d+)\.(\d+)/);
+      if (m) return { path: nvcc, major: +m[1], minor: +m[2] };
+    } catch { /* not runnable */ }
+  }
+  return null;
+}
+
+function run(cmd, argv) {
+  say(`${path.basename(cmd)} ${argv.join(' ')}`);
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit' });
+  if (r.error) throw r.error;
+  if (r.status !== 0) {
+    process.stderr.write(`cudalab: native build failed (${path.basename(cmd)} exited ${r.status})\n`);
+    process.exit(r.status || 1);
+  }
+}
+
+const mode = (process.env.CUDALAB_CUDA || 'AUTO').toUpperCase();
+const outDir = asan ? 'build-asan' : 'build';
+const cmake = which('cmake');
+
+if (!cmake) {
+  if (mode === 'ON') {
+    process.stderr.write('cudalab: CUDALAB_CUDA=ON needs cmake; none was found on PATH\n');
+    process.exit(1);
+  }
+  say('cmake not found: building the CPU backend with node-gyp (binding.gyp)');
+  const nodeGyp = process.env.npm_config_node_gyp || require.resolve('node-gyp/bin/node-gyp.js', { paths: [path.dirname(process.execPath) + '/../lib/node_modules/npm'] });
+  run(process.execPath, [nodeGyp, 'rebuild']);
+} else {
+  let cuda = 'OFF';
+  const nvcc = mode === 'OFF' ? null : findNvcc();
+  if (nvcc && (nvcc.major > 12 || (nvcc.major === 12 && nvcc.minor >= 8))) {
+    cuda = 'ON';
+    say(`nvcc ${nvcc.major}.${nvcc.minor} at ${nvcc.path}: building the CPU and CUDA backends for sm_${(process.env.CUDALAB_CUDA_ARCHS || '90;120').split(';').join(', sm_')}`);
+  } else if (nvcc) {
+    say(`nvcc ${nvcc.major}.${nvcc.minor} is older than 12.8: building the CPU backend only`);
+  } else if (mode === 'OFF') {
+    say('CUDALAB_CUDA=OFF: building the CPU backend only');
+  } else {
+    say('no nvcc found (PATH, CUDACXX, /usr/local/cuda): building the CPU backend only');
+  }
+  if (mode === 'ON' && cuda !== 'ON') {
+    process.stderr.write('cudalab: CUDALAB_CUDA=ON but no nvcc 12.8 or newer was found\n');
+    process.exit(1);
+  }
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  const argv = [cmakeJs, rebuild ? 'rebuild' : 'compile', '--out', outDir, '--parallel', String(Math.max(2, require('os').availableParallelism?.() ?? 2)),
+    `--CDCUDALAB_CUDA=${cuda}`, `--CDCUDALAB_ASAN=${asan ? 'ON' : 'OFF'}`];
+  if (debug) argv.push('--debug');
+  if (cuda === 'ON') argv.push(`--CDCMAKE_CUDA_COMPILER=${nvcc.path}`);
+  run(process.execPath, argv);
+}
+
+const built = [`${outDir}/Release/cudalab.node`, `${outDir}/Debug/cudalab.node`].find((f) => fs.existsSync(path.join(root, f)));
+if (!built) {
+  process.stderr.write(`cudalab: the build finished but no cudalab.node is under ${outDir}/\n`);
+  process.exit(1);
+}
+try {
+  const info = require(path.join(root, built)).buildInfo();
+  say(`built ${built}: backends ${info.backends.join(' + ')}${info.cuda ? ` (CUDA ${info.cuda.version}, sm_${info.cuda.architectures.join(', sm_')})` : ''}`);
+} catch (e) {
+  say(`built ${built}`);
+}

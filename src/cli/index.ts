@@ -1,0 +1,33 @@
+import { Command, CommanderError } from 'commander';
+
+// one file per command; each adds itself to the program
+const commands: Array<(program: Command) => void> = [
+];
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('cudalab')
+    .description('CIFAR-10 deep-learning lab on our own CUDA and C++ kernels')
+    .version(require('../../package.json').version)
+    .showHelpAfterError();
+  for (const register of commands) register(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; usage errors exit 2, as the shell convention has it
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    const e = err as Error & { code?: string };
+    process.stderr.write(`cudalab: ${e.message ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

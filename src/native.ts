@@ -1,0 +1,161 @@
+// loads the native addon (node-gyp-build: build/Release or build/Debug) and
+// types its surface. every function here is one Node-API call into
+// native/addon.cc, which validates its arguments and dispatches to the cpu::
+// or cuda:: op table (native/ops.h). ops take whole storages: a tensor view
+// (reshape) shares its storage, so no offsets are needed.
+import path from 'path';
+
+export type DeviceName = 'cpu' | 'cuda';
+
+/** a block of native memory on one device; JavaScript holds the handle. */
+export interface NativeStorage {
+  readonly device: DeviceName;
+  readonly bytes: number;
+  readonly freed: boolean;
+  /** returns the memory to its allocator now; later use throws ERR_FREED. idempotent. */
+  free(): void;
+}
+
+/** see ConvShape in native/ops.h */
+export interface ConvShape {
+  n: number; c: number; h: number; w: number;
+  k: number; r: number; s: number;
+  strideH: number; strideW: number; padH: number; padW: number;
+  p: number; q: number;
+}
+
+/** see PoolShape in native/ops.h */
+export interface PoolShape {
+  n: number; c: number; h: number; w: number;
+  kh: number; kw: number; strideH: number; strideW: number; padH: number; padW: number;
+  p: number; q: number;
+}
+
+export interface CudaDeviceInfo {
+  index: number;
+  name: string;
+  computeCapability: string; // "9.0"
+  totalMemory: number; // bytes
+  freeMemory: number; // bytes
+  multiprocessors: number;
+  /** whether this build has code (SASS or PTX) this device can run */
+  supported: boolean;
+}
+
+export interface CudaInfo {
+  /** true when a CUDA device can be used */
+  available: boolean;
+  /** why not, when available is false (no driver, no device, architecture not compiled in) */
+  reason: string;
+  driverVersion: string | null; // "13.0", null without a driver
+  runtimeVersion: string; // the cudart linked in, "13.0"
+  devices: CudaDeviceInfo[];
+}
+
+export interface BuildInfo {
+  backends: DeviceName[]; // ['cpu'] or ['cpu', 'cuda']
+  cuda: { version: string; architectures: string[] } | null; // architectures: ["90", "120"]
+  compiler: string;
+  debug: boolean;
+  sanitizers: boolean;
+  napiVersion: number;
+}
+
+export interface MemoryStats {
+  /** bytes handed out to live storages */
+  allocated: number;
+  /** bytes held by the caching allocator (cuda), in use or cached */
+  reserved: number;
+  /** number of live storages */
+  storages: number;
+}
+
+export interface Addon {
+  Storage: new (device: DeviceName, bytes: number) => NativeStorage;
+
+  buildInfo(): BuildInfo;
+  /** never throws: reports why CUDA cannot be used instead */
+  cudaInfo(): CudaInfo;
+  memoryStats(device: DeviceName): MemoryStats;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  /** waits until all queued work on the device is done (a no-op on cpu) */
+  synchronize(device: DeviceName): void;
+
+  /** host -> storage. copies src's bytes to dst at dstOffset (bytes) */
+  write(dst: NativeStorage, src: ArrayBufferView, dstOffset?: number): void;
+  /** storage -> host, waits for queued work. fills dst from src at srcOffset (bytes) */
+  read(src: NativeStorage, dst: ArrayBufferView, srcOffset?: number): void;
+  /** storage -> storage, across devices too */
+  copy(dst: NativeStorage, src: NativeStorage, bytes: number, dstOffset?: number, srcOffset?: number): void;
+
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+       a: NativeStorage, b: NativeStorage, beta: number, c: NativeStorage): void;
+
+  conv2dForward(s: ConvShape, x: NativeStorage, w: NativeStorage, bias: NativeStorage | null, y: NativeStorage): void;
+  conv2dBackwardInput(s: ConvShape, dy: NativeStorage, w: NativeStorage, dx: NativeStorage): void;
+  conv2dBackwardWeight(s: ConvShape, x: NativeStorage, dy: NativeStorage, dw: NativeStorage, db: NativeStorage | null): void;
+
+  maxpool2dForward(s: PoolShape, x: NativeStorage, y: NativeStorage, argmax: NativeStorage): void;
+  maxpool2dBackward(s: PoolShape, dy: NativeStorage, argmax: NativeStorage, dx: NativeStorage): void;
+  avgpool2dForward(s: PoolShape, x: NativeStorage, y: NativeStorage): void;
+  avgpool2dBackward(s: PoolShape, dy: NativeStorage, dx: NativeStorage): void;
+
+  reluForward(n: number, x: NativeStorage, y: NativeStorage): void;
+  reluBackward(n: number, dy: NativeStorage, y: NativeStorage, dx: NativeStorage): void;
+  add(n: number, a: NativeStorage, b: NativeStorage, out: NativeStorage): void;
+  mul(n: number, a: NativeStorage, b: NativeStorage, out: NativeStorage): void;
+  scale(n: number, x: NativeStorage, alpha: number, out: NativeStorage): void;
+  axpby(n: number, alpha: number, a: NativeStorage, beta: number, b: NativeStorage, out: NativeStorage): void;
+  biasAdd(outer: number, channels: number, inner: number, x: NativeStorage, bias: NativeStorage, y: NativeStorage): void;
+  sumAxis(outer: number, reduce: number, inner: number, x: NativeStorage, y: NativeStorage): void;
+
+  /** labels: int32 storage; probs: n*classes floats; loss: 1 float */
+  softmaxXentForward(n: number, classes: number, logits: NativeStorage, labels: NativeStorage,
+                     probs: NativeStorage, loss: NativeStorage): void;
+  softmaxXentBackward(n: number, classes: number, probs: NativeStorage, labels: NativeStorage,
+                      dloss: NativeStorage, dlogits: NativeStorage): void;
+  /** out: int32 storage of n */
+  argmax(n: number, classes: number, x: NativeStorage, out: NativeStorage): void;
+  /** count: int32 storage of 1 */
+  correctCount(n: number, classes: number, logits: NativeStorage, labels: NativeStorage, count: NativeStorage): void;
+
+  adamStep(n: number, param: NativeStorage, grad: NativeStorage, m: NativeStorage, v: NativeStorage,
+           lr: number, beta1: number, beta2: number, eps: number, weightDecay: number,
+           decoupled: boolean, step: number): void;
+  sgdStep(n: number, param: NativeStorage, grad: NativeStorage, momentumBuf: NativeStorage,
+          lr: number, momentum: number, dampening: number, weightDecay: number,
+          nesterov: boolean, firstStep: boolean): void;
+
+  /** seed and offset are bigint (uint64) */
+  dropoutForward(n: number, x: NativeStorage, y: NativeStorage, mask: NativeStorage, p: number,
+                 seed: bigint, offset: bigint): void;
+  dropoutBackward(n: number, dy: NativeStorage, mask: NativeStorage, dx: NativeStorage): void;
+  fill(n: number, x: NativeStorage, value: number): void;
+  uniform(n: number, x: NativeStorage, lo: number, hi: number, seed: bigint, offset: bigint): void;
+  normal(n: number, x: NativeStorage, mean: number, std: number, seed: bigint, offset: bigint): void;
+}
+
+/** the error every native call throws on bad input; code is stable, message is for people */
+export interface NativeError extends Error {
+  code: 'ERR_SHAPE' | 'ERR_ARG' | 'ERR_DEVICE' | 'ERR_FREED' | 'ERR_NO_CUDA' | 'ERR_CUDA' | 'ERR_OOM';
+}
+
+let cached: Addon | null = null;
+
+/** the addon, loaded once. CUDALAB_ADDON=path/to/cudalab.node loads another build (e.g. build-asan). */
+export function native(): Addon {
+  if (cached) return cached;
+  const override = process.env.CUDALAB_ADDON;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    cached = override ? require(path.resolve(override)) : require('node-gyp-build')(path.resolve(__dirname, '..'));
+  } catch (err) {
+    const e = err as Error;
+    throw new Error(
+      `cudalab: the native addon could not be loaded (${e.message.split('\n')[0]}). ` +
+        'Build it with `npm run build:native` (needs cmake and a C++17 compiler; CUDA 12.8+ optional).',
+    );
+  }
+  return cached!;
+}
