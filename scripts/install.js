@@ -5,7 +5,7 @@
 //   cmake only            -> CPU backend (cmake-js)
 //   no cmake              -> CPU backend (node-gyp, binding.gyp)
 // usage: node scripts/install.js [--rebuild] [--asan] [--debug]
-// env:   CUDALAB_CUDA=OFF|ON|AUTO, CUDALAB_CUDA_ARCHS="90;120", CUDACXX=/path/to/nvcc
+// env:   CUDALAB_CUDA=OFF|ON|AUTO, CUDALAB_BUILD_DIR=build, CUDALAB_CUDA_ARCHS="90;120", CUDACXX=/path/to/nvcc
 const { spawnSync, execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
@@ -49,7 +49,8 @@ function run(cmd, argv) {
 }
 
 const mode = (process.env.CUDALAB_CUDA || 'AUTO').toUpperCase();
-const outDir = asan ? 'build-asan' : 'build';
+// CUDALAB_BUILD_DIR builds elsewhere (load it with CUDALAB_ADDON=DIR/Release/cudalab.node)
+const outDir = process.env.CUDALAB_BUILD_DIR || (asan ? 'build-asan' : 'build');
 const cmake = which('cmake');
 
 if (!cmake) {
