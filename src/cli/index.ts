@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
+import { register as data } from './data';
 
 // one file per command; each adds itself to the program
 const commands: Array<(program: Command) => void> = [
+  data,
 ];
 
 export function buildProgram(): Command {
