@@ -1,9 +1,15 @@
 import { Command, CommanderError } from 'commander';
 import { register as data } from './data';
+import { register as bench } from './bench';
+import { register as checkEnv } from './check-env';
+import { register as checkOps } from './check-ops';
 
 // one file per command; each adds itself to the program
 const commands: Array<(program: Command) => void> = [
   data,
+  bench,
+  checkEnv,
+  checkOps,
 ];
 
 export function buildProgram(): Command {
