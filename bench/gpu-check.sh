@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# the GPU check: on a machine with an NVIDIA GPU, from the repository root (or
+# a bundle made by bench/gpu-bundle.sh), after `source .device/setup.sh` where
+# the machine lacks node and CIFAR-10.
+#   bench/gpu-check.sh quick   every op on CUDA against the CPU backend, env check, GEMM, a short training run
+#   bench/gpu-check.sh full    that, plus the whole benchmark beside PyTorch and 3-epoch training beside PyTorch
+# results go to $OUT (or bench/results/<date>/), one file per step, and a
+# summary table is printed last.
+set -uo pipefail
+mode=${1:-full}
+out=${OUT:-bench/results/$(date +%Y%m%d-%H%M%S)}
+data=${CIFAR10:-/tmp/cifar10}
+mkdir -p "$out"
+cli="node bin/cudalab.js"
+status=0
+step() { # name, command...: runs, keeps the output, remembers failures
+  local name=$1; shift
+  local t0=$(date +%s)
+  echo "== $name: $*"
+  "$@" > "$out/$name.txt" 2>&1
+  local rc=$?
+  tail -n 25 "$out/$name.txt"
+  echo "== $name: exit $rc, $(( $(date +%s) - t0 )) s"
+  echo "$name $rc $(( $(date +%s) - t0 ))" >> "$out/steps.txt"
+  [ $rc -eq 0 ] || status=1
+}
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv > "$out/gpu.txt" 2>&1
+cat "$out/gpu.txt"
+step check-env $cli check-env
+step check-ops $cli check-ops --device cuda
+if [ "$mode" = quick ]; then
+  step bench-gemm $cli bench --device cuda --ops gemm,conv2d,adam --compare-torch --min-seconds 0.2
+  step train-smoke $cli train --device cuda --data "$data" --lr 0.001 --batch 64 --epochs 1 --limit 10000 --out "$out/runs" --name smoke --json
+else
+  step bench $cli bench --device cuda --compare-torch --min-seconds 0.3 --json
+  for model in seedcnn ptcnn; do
+    step "train-$model" $cli train --device cuda --data "$data" --model $model --lr 0.001 --batch 64 --epochs 3 --out "$out/runs" --name "$model-exp1" --json
+    step "torch-$model" python3 bench/torch_train.py --data "$data/cifar-10-batches-py" --model $model --lr 0.001 --batch 64 --epochs 3
+  done
+  step memory node bench/memory-growth.js --device cuda --steps 2000
+fi
+echo
+echo "step            exit  seconds"
+awk '{ printf "%-15s %4s %8s\n", $1, $2, $3 }' "$out/steps.txt"
+exit $status
