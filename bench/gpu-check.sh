@@ -38,7 +38,7 @@ else
     step "train-$model" $cli train --device cuda --data "$data" --model $model --lr 0.001 --batch 64 --epochs 3 --out "$out/runs" --name "$model-exp1" --json
     step "torch-$model" python3 bench/torch_train.py --data "$data/cifar-10-batches-py" --model $model --lr 0.001 --batch 64 --epochs 3
   done
-  step memory node bench/memory-growth.js --device cuda --steps 2000
+  step memory node --expose-gc bench/memory-growth.js --device cuda --steps 2000
 fi
 echo
 echo "step            exit  seconds"
