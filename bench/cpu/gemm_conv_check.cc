@@ -1,0 +1,303 @@
+// checks the cpu gemm and conv kernels against a float64 reference, then
+// times them. standalone: compiled straight from native/cpu/*.cc by build.sh,
+// no node needed.
+//
+// every output is poisoned with NaN before each call, so an element the kernel
+// forgets to write fails the check; every check also runs with 1, 2 and 3
+// threads and demands bitwise-identical results.
+//
+//   bench/cpu/build.sh && build-bench/gemm_conv_check [--check-only|--bench-only] [--quick]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu/parallel.h"
+#include "ops.h"
+
+using cudalab::ConvShape;
+namespace cpu = cudalab::cpu;
+
+namespace {
+
+int failures = 0;
+constexpr double kTolerance = 1e-5;
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+std::vector<float> random_vector(int64_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(gen);
+  return v;
+}
+
+// max |got - want| / max |want|; NaN anywhere in got counts as a failure
+double relative_error(const std::vector<float>& got, const std::vector<double>& want) {
+  double err = 0.0, scale = 0.0;
+  for (size_t i = 0; i < want.size(); i++) {
+    if (!std::isfinite(got[i])) return std::numeric_limits<double>::infinity();
+    err = std::max(err, std::fabs(got[i] - want[i]));
+    scale = std::max(scale, std::fabs(want[i]));
+  }
+  return scale == 0.0 ? err : err / scale;
+}
+
+// runs fn (which fills its output, poisoned first) at 1, 2 and 3 threads and
+// compares each result to want and to the single-thread result bit for bit
+void check(const std::string& name, size_t out_size, const std::vector<double>& want,
+           const std::function<void(std::vector<float>&)>& fn) {
+  const int saved = cpu::num_threads();
+  std::vector<float> first;
+  double worst = 0.0;
+  bool same = true;
+  for (int threads : {1, 2, 3}) {
+    cpu::set_num_threads(threads);
+    std::vector<float> out(out_size, kNaN);
+    fn(out);
+    worst = std::max(worst, relative_error(out, want));
+    if (first.empty()) {
+      first = out;
+    } else if (std::memcmp(first.data(), out.data(), out_size * sizeof(float)) != 0) {
+      same = false;
+    }
+  }
+  cpu::set_num_threads(saved);
+  const bool ok = worst <= kTolerance && same;
+  if (!ok) failures++;
+  std::printf("%-4s %-58s rel err %.2e%s\n", ok ? "ok" : "FAIL", name.c_str(), worst,
+              same ? "" : "  (differs across thread counts)");
+}
+
+// ---------------------------------------------------------------- gemm
+
+void reference_gemm(bool ta, bool tb, int m, int n, int k, double alpha, const float* a,
+                    const float* b, double beta, const float* c0, std::vector<double>& c) {
+  c.assign((size_t)m * n, 0.0);
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      double acc = 0.0;
+      for (int p = 0; p < k; p++) {
+        double av = ta ? a[(int64_t)p * m + i] : a[(int64_t)i * k + p];
+        double bv = tb ? b[(int64_t)j * k + p] : b[(int64_t)p * n + j];
+        acc += av * bv;
+      }
+      c[(size_t)i * n + j] = alpha * acc + (beta == 0.0 ? 0.0 : beta * c0[(size_t)i * n + j]);
+    }
+}
+
+void check_gemm(bool ta, bool tb, int m, int n, int k, float alpha, float beta) {
+  auto a = random_vector((int64_t)m * k, 1 + m);
+  auto b = random_vector((int64_t)k * n, 2 + n);
+  auto c0 = random_vector((int64_t)m * n, 3 + k);
+  std::vector<double> want;
+  reference_gemm(ta, tb, m, n, k, alpha, a.data(), b.data(), beta, c0.data(), want);
+  char name[128];
+  std::snprintf(name, sizeof name, "gemm %c%c m=%d n=%d k=%d alpha=%g beta=%g", ta ? 'T' : 'N',
+                tb ? 'T' : 'N', m, n, k, alpha, beta);
+  check(name, want.size(), want, [&](std::vector<float>& c) {
+    // with beta == 0 the NaN poison stays in C: it must not be read
+    if (beta != 0.0f) c = c0;
+    cpu::gemm(ta, tb, m, n, k, alpha, a.data(), b.data(), beta, c.data());
+  });
+}
+
+// ---------------------------------------------------------------- conv
+
+ConvShape make_shape(int n, int c, int h, int w, int k, int r, int s, int stride, int pad) {
+  ConvShape sh{n, c, h, w, k, r, s, stride, stride, pad, pad, 0, 0};
+  sh.p = (h + 2 * pad - r) / stride + 1;
+  sh.q = (w + 2 * pad - s) / stride + 1;
+  return sh;
+}
+
+// x(n, c, ih, iw) for an output position and kernel tap, or -1 in the padding
+int64_t input_index(const ConvShape& s, int img, int ci, int oh, int ow, int ky, int kx) {
+  int ih = oh * s.stride_h - s.pad_h + ky, iw = ow * s.stride_w - s.pad_w + kx;
+  if (ih < 0 || ih >= s.h || iw < 0 || iw >= s.w) return -1;
+  return (((int64_t)img * s.c + ci) * s.h + ih) * s.w + iw;
+}
+
+std::string shape_name(const char* op, const ConvShape& s) {
+  char name[160];
+  std::snprintf(name, sizeof name, "%s x%dx%dx%dx%d w%dx%dx%dx%d s%d p%d", op, s.n, s.c, s.h,
+                s.w, s.k, s.c, s.r, s.s, s.stride_h, s.pad_h);
+  return name;
+}
+
+void check_conv(const ConvShape& s, bool with_bias) {
+  auto x = random_vector((int64_t)s.n * s.c * s.h * s.w, 11);
+  auto w = random_vector((int64_t)s.k * s.c * s.r * s.s, 12);
+  auto bias = random_vector(s.k, 13);
+  auto dy = random_vector((int64_t)s.n * s.k * s.p * s.q, 14);
+  const int64_t y_size = (int64_t)s.n * s.k * s.p * s.q;
+  const int64_t x_size = x.size(), w_size = w.size();
+
+  std::vector<double> y(y_size, 0.0), dx(x_size, 0.0), dw(w_size, 0.0), db(s.k, 0.0);
+  for (int img = 0; img < s.n; img++)
+    for (int kk = 0; kk < s.k; kk++)
+      for (int oh = 0; oh < s.p; oh++)
+        for (int ow = 0; ow < s.q; ow++) {
+          const int64_t yi = (((int64_t)img * s.k + kk) * s.p + oh) * s.q + ow;
+          double acc = with_bias ? bias[kk] : 0.0;
+          for (int ci = 0; ci < s.c; ci++)
+            for (int ky = 0; ky < s.r; ky++)
+              for (int kx = 0; kx < s.s; kx++) {
+                int64_t xi = input_index(s, img, ci, oh, ow, ky, kx);
+                if (xi < 0) continue;
+                int64_t wi = (((int64_t)kk * s.c + ci) * s.r + ky) * s.s + kx;
+                acc += (double)x[xi] * w[wi];
+                dx[xi] += (double)dy[yi] * w[wi];
+                dw[wi] += (double)dy[yi] * x[xi];
+              }
+          y[yi] = acc;
+          db[kk] += dy[yi];
+        }
+
+  check(shape_name(with_bias ? "conv fwd+bias" : "conv fwd", s), y_size, y,
+        [&](std::vector<float>& out) {
+          cpu::conv2d_forward(s, x.data(), w.data(), with_bias ? bias.data() : nullptr,
+                              out.data());
+        });
+  check(shape_name("conv bwd-input", s), x_size, dx, [&](std::vector<float>& out) {
+    cpu::conv2d_backward_input(s, dy.data(), w.data(), out.data());
+  });
+  check(shape_name("conv bwd-weight", s), w_size, dw, [&](std::vector<float>& out) {
+    std::vector<float> db_out(s.k, kNaN);
+    cpu::conv2d_backward_weight(s, x.data(), dy.data(), out.data(),
+                                with_bias ? db_out.data() : nullptr);
+    // fold db into the check: a wrong db poisons dw so the comparison fails
+    if (with_bias) {
+      for (int kk = 0; kk < s.k; kk++)
+        if (!(std::fabs(db_out[kk] - db[kk]) <= kTolerance * (1.0 + std::fabs(db[kk]))))
+          out[0] = kNaN;
+    }
+  });
+}
+
+// ---------------------------------------------------------------- timing
+
+double median_seconds(int runs, const std::function<void()>& fn) {
+  fn();  // warm up: page in buffers, start the pool
+  std::vector<double> t;
+  for (int i = 0; i < runs; i++) {
+    auto start = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+void bench_gemm(bool ta, bool tb, int m, int n, int k, int runs) {
+  auto a = random_vector((int64_t)m * k, 1), b = random_vector((int64_t)k * n, 2);
+  std::vector<float> c((size_t)m * n);
+  double sec = median_seconds(runs, [&] {
+    cpu::gemm(ta, tb, m, n, k, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  });
+  std::printf("gemm %c%c %5d x %5d x %5d   %9.3f ms  %7.1f GFLOP/s\n", ta ? 'T' : 'N',
+              tb ? 'T' : 'N', m, n, k, sec * 1e3, 2.0 * m * n * k / sec * 1e-9);
+}
+
+void bench_conv(const ConvShape& s, int runs) {
+  auto x = random_vector((int64_t)s.n * s.c * s.h * s.w, 1);
+  auto w = random_vector((int64_t)s.k * s.c * s.r * s.s, 2);
+  auto bias = random_vector(s.k, 3);
+  auto dy = random_vector((int64_t)s.n * s.k * s.p * s.q, 4);
+  std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(s.k);
+  const double flops = 2.0 * s.n * s.k * s.p * s.q * s.c * s.r * s.s;
+  double f = median_seconds(runs, [&] {
+    cpu::conv2d_forward(s, x.data(), w.data(), bias.data(), y.data());
+  });
+  double bi = median_seconds(runs, [&] {
+    cpu::conv2d_backward_input(s, dy.data(), w.data(), dx.data());
+  });
+  double bw = median_seconds(runs, [&] {
+    cpu::conv2d_backward_weight(s, x.data(), dy.data(), dw.data(), db.data());
+  });
+  std::printf("%-34s fwd %7.2f ms %5.1f GF/s | bwd-in %7.2f ms %5.1f | bwd-w %7.2f ms %5.1f\n",
+              shape_name("conv", s).c_str() + 5, f * 1e3, flops / f * 1e-9, bi * 1e3,
+              flops / bi * 1e-9, bw * 1e3, flops / bw * 1e-9);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool do_check = true, do_bench = true, quick = false;
+  for (int i = 1; i < argc; i++) {
+    std::string arg = argv[i];
+    if (arg == "--check-only") do_bench = false;
+    else if (arg == "--bench-only") do_check = false;
+    else if (arg == "--quick") quick = true;
+    else {
+      std::fprintf(stderr, "usage: %s [--check-only|--bench-only] [--quick]\n", argv[0]);
+      return 2;
+    }
+  }
+
+  if (do_check) {
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        check_gemm(ta, tb, 1, 1, 1, 1.0f, 0.0f);
+        check_gemm(ta, tb, 1, 37, 129, 1.0f, 0.0f);
+        check_gemm(ta, tb, 53, 1, 7, 0.5f, 0.0f);
+        check_gemm(ta, tb, 7, 300, 1, 1.0f, 1.0f);
+        check_gemm(ta, tb, 67, 83, 301, -1.5f, 0.25f);
+        check_gemm(ta, tb, 150, 260, 530, 1.0f, 1.0f);
+        check_gemm(ta, tb, 64, 256, 2048 / (quick ? 4 : 1), 1.0f, 0.0f);
+        check_gemm(ta, tb, 64, 10, 256, 1.0f, 0.0f);
+        check_gemm(ta, tb, 1, 256, 2048, 1.0f, 0.0f);
+      }
+    check_gemm(false, false, 5, 9, 0, 1.0f, 0.0f);   // k = 0: C = 0
+    check_gemm(false, false, 5, 9, 0, 1.0f, 0.5f);   // k = 0: C = beta*C
+    check_gemm(false, false, 33, 40, 17, 0.0f, 2.0f);  // alpha = 0
+    if (!quick) check_gemm(false, false, 300, 1200, 700, 1.0f, 0.0f);
+
+    check_conv(make_shape(2, 3, 32, 32, 16, 3, 3, 1, 1), true);
+    check_conv(make_shape(3, 16, 16, 16, 32, 3, 3, 1, 1), true);
+    check_conv(make_shape(2, 32, 16, 16, 64, 3, 3, 1, 1), false);
+    check_conv(make_shape(3, 64, 4, 4, 64, 3, 3, 1, 0), true);
+    check_conv(make_shape(2, 3, 32, 32, 6, 5, 5, 1, 0), true);
+    check_conv(make_shape(2, 6, 14, 14, 16, 5, 5, 1, 0), true);
+    check_conv(make_shape(3, 5, 11, 13, 7, 3, 3, 2, 1), true);
+    check_conv(make_shape(2, 4, 9, 10, 3, 3, 2, 2, 0), false);
+    check_conv(make_shape(1, 3, 7, 7, 5, 4, 4, 3, 2), true);
+    check_conv(make_shape(4, 8, 6, 5, 9, 1, 1, 1, 0), true);
+    check_conv(make_shape(1, 1, 1, 1, 1, 1, 1, 1, 0), true);
+    check_conv(make_shape(19, 3, 8, 8, 4, 3, 3, 1, 1), true);
+    std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "all checks passed", failures);
+  }
+
+  if (do_bench) {
+    std::printf("\nthreads %d\n", cpu::num_threads());
+    const int runs = quick ? 3 : 7;
+    bench_gemm(false, false, 1000, 1000, 1000, runs);
+    bench_gemm(false, false, 2048, 2048, 2048, quick ? 3 : 5);
+    // the linear layers of a 64-image batch: forward, backward data, backward weight
+    bench_gemm(false, true, 64, 256, 2048, runs * 3);
+    bench_gemm(false, false, 64, 2048, 256, runs * 3);
+    bench_gemm(true, false, 2048, 256, 64, runs * 3);
+    bench_gemm(false, true, 64, 10, 256, runs * 3);
+    bench_gemm(false, false, 64, 256, 10, runs * 3);
+    bench_gemm(true, false, 256, 10, 64, runs * 3);
+    // the conv gemms of one image
+    bench_gemm(false, false, 16, 1024, 27, runs * 3);
+    bench_gemm(false, false, 32, 256, 144, runs * 3);
+    bench_conv(make_shape(64, 3, 32, 32, 16, 3, 3, 1, 1), runs);
+    bench_conv(make_shape(64, 16, 16, 16, 32, 3, 3, 1, 1), runs);
+    bench_conv(make_shape(64, 3, 32, 32, 32, 3, 3, 1, 1), runs);
+    bench_conv(make_shape(64, 32, 16, 16, 64, 3, 3, 1, 1), runs);
+    bench_conv(make_shape(64, 64, 4, 4, 64, 3, 3, 1, 0), runs);
+    bench_conv(make_shape(64, 3, 32, 32, 6, 5, 5, 1, 0), runs);
+    bench_conv(make_shape(64, 6, 14, 14, 16, 5, 5, 1, 0), runs);
+  }
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,193 @@
+// the thread pool behind parallel.h: num_threads()-1 persistent workers, each
+// with its own mailbox (a generation counter). a parallel region bumps the
+// mailboxes of the workers it needs, runs task 0 itself, and waits for a
+// countdown. waiting spins briefly (kernels come in quick succession during a
+// training step) and then sleeps on a condition variable, so an idle pool
+// costs nothing on a machine shared with other work.
+#include "cpu/parallel.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define CUDALAB_PAUSE() _mm_pause()
+#else
+#define CUDALAB_PAUSE() std::this_thread::yield()
+#endif
+
+namespace cudalab {
+namespace cpu {
+namespace {
+
+// how long a waiting thread spins before it sleeps
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+int default_threads() {
+  if (const char* env = std::getenv("CUDALAB_NUM_THREADS")) {
+    char* end = nullptr;
+    long v = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && v > 0 && v <= 4096) return static_cast<int>(v);
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+// spins on pred for up to kSpin, then reports whether it became true
+template <class Pred>
+bool spin_until(Pred pred) {
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0;; i++) {
+    if (pred()) return true;
+    CUDALAB_PAUSE();
+    if ((i & 255) == 255 && std::chrono::steady_clock::now() - start > kSpin) return pred();
+  }
+}
+
+thread_local bool tls_inside = false;
+
+struct Worker {
+  std::atomic<uint64_t> generation{0};
+  std::thread thread;
+};
+
+struct Pool {
+  std::atomic<int> threads{0};  // including the caller; 0 = not yet decided
+  std::atomic<bool> busy{false};
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::mutex sleep_mutex;
+  std::condition_variable wake;      // workers sleep here
+  std::condition_variable finished;  // the caller sleeps here
+
+  // the current job; written before mailboxes are bumped
+  detail::TaskFn fn = nullptr;
+  void* ctx = nullptr;
+  std::atomic<int> pending{0};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+
+  void record(std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    if (!error) error = e;
+  }
+
+  void worker_loop(Worker* self, int task) {
+    tls_inside = true;
+    uint64_t seen = 0;
+    for (;;) {
+      auto arrived = [&] { return self->generation.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(arrived)) {
+        std::unique_lock<std::mutex> lock(sleep_mutex);
+        wake.wait(lock, arrived);
+      }
+      seen = self->generation.load(std::memory_order_acquire);
+      try {
+        fn(ctx, task);
+      } catch (...) {
+        record(std::current_exception());
+      }
+      if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(sleep_mutex);
+        finished.notify_all();
+      }
+    }
+  }
+
+  // called with busy held, so no region runs concurrently
+  void ensure_workers(int n) {
+    while (static_cast<int>(workers.size()) < n - 1) {
+      auto w = std::make_unique<Worker>();
+      Worker* raw = w.get();
+      int task = static_cast<int>(workers.size()) + 1;
+      workers.push_back(std::move(w));
+      raw->thread = std::thread([this, raw, task] { worker_loop(raw, task); });
+    }
+  }
+
+  void run(int tasks, detail::TaskFn f, void* c) {
+    bool expected = false;
+    if (tls_inside || !busy.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+      for (int t = 0; t < tasks; t++) f(c, t);
+      return;
+    }
+    ensure_workers(tasks);
+    fn = f;
+    ctx = c;
+    error = nullptr;
+    pending.store(tasks - 1, std::memory_order_relaxed);
+    for (int t = 1; t < tasks; t++)
+      workers[t - 1]->generation.fetch_add(1, std::memory_order_release);
+    {
+      // taking the mutex orders the bumps before any sleeper's predicate check
+      std::lock_guard<std::mutex> lock(sleep_mutex);
+    }
+    wake.notify_all();
+
+    tls_inside = true;
+    try {
+      f(c, 0);
+    } catch (...) {
+      record(std::current_exception());
+    }
+    tls_inside = false;
+
+    auto done = [&] { return pending.load(std::memory_order_acquire) == 0; };
+    if (!spin_until(done)) {
+      std::unique_lock<std::mutex> lock(sleep_mutex);
+      finished.wait(lock, done);
+    }
+    std::exception_ptr e = error;
+    error = nullptr;
+    busy.store(false, std::memory_order_release);
+    if (e) std::rethrow_exception(e);
+  }
+};
+
+// never destroyed: worker threads sleep until the process exits, so no static
+// destructor has to join them
+Pool& pool() {
+  static Pool* p = new Pool();
+  return *p;
+}
+
+}  // namespace
+
+namespace detail {
+void run_tasks(int tasks, TaskFn fn, void* ctx) {
+  if (tasks <= 1) {
+    for (int t = 0; t < tasks; t++) fn(ctx, t);
+    return;
+  }
+  pool().run(tasks, fn, ctx);
+}
+bool inside_parallel_region() { return tls_inside; }
+}  // namespace detail
+
+int num_threads() {
+  Pool& p = pool();
+  int n = p.threads.load(std::memory_order_relaxed);
+  if (n == 0) {
+    int expected = 0;
+    p.threads.compare_exchange_strong(expected, default_threads());
+    n = p.threads.load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+// workers beyond the new count are kept, asleep: a later region simply does
+// not use them, so the count may change at any time, even from inside fn.
+void set_num_threads(int n) {
+  if (n <= 0) n = default_threads();
+  pool().threads.store(n, std::memory_order_relaxed);
+}
+
+}  // namespace cpu
+}  // namespace cudalab
