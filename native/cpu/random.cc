@@ -1,0 +1,47 @@
+// dropout and random fills on the cpu. every value is a pure function of
+// (seed, offset, index) through philox (common/philox.h), so the CUDA kernels
+// and any thread count produce the same numbers.
+#include <cstdint>
+
+#include "common/philox.h"
+#include "cpu/parallel.h"
+#include "ops.h"
+
+namespace cudalab {
+namespace cpu {
+
+// philox costs ~10 multiply rounds per element: a smaller chunk already pays
+constexpr int64_t kChunk = 8192;
+
+void dropout_forward(int64_t n, const float* x, float* y, float* mask, float p, uint64_t seed, uint64_t offset) {
+  const float keep_scale = 1.0f / (1.0f - p);
+  parallel_chunks(0, n, kChunk, [&](int64_t, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
+      const float m = philox_uniform(seed, offset, (uint64_t)i) >= p ? keep_scale : 0.0f;
+      mask[i] = m;
+      y[i] = x[i] * m;
+    }
+  });
+}
+
+void dropout_backward(int64_t n, const float* dy, const float* mask, float* dx) {
+  parallel_chunks(0, n, 32768, [&](int64_t, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) dx[i] = dy[i] * mask[i];
+  });
+}
+
+void uniform(int64_t n, float* x, float lo_value, float hi_value, uint64_t seed, uint64_t offset) {
+  const float range = hi_value - lo_value;
+  parallel_chunks(0, n, kChunk, [&](int64_t, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) x[i] = lo_value + range * philox_uniform(seed, offset, (uint64_t)i);
+  });
+}
+
+void normal(int64_t n, float* x, float mean, float stddev, uint64_t seed, uint64_t offset) {
+  parallel_chunks(0, n, kChunk, [&](int64_t, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) x[i] = mean + stddev * philox_normal(seed, offset, (uint64_t)i);
+  });
+}
+
+}  // namespace cpu
+}  // namespace cudalab
