@@ -1,0 +1,117 @@
+// what a run records: one metrics row per epoch (runs/NAME/metrics.jsonl) and
+// the summary at the end (runs/NAME/summary.json). a loss that is not finite
+// is written as null (JSON has no NaN); `nan_at` says where it first happened.
+import fs from 'fs';
+import path from 'path';
+import { writeFileAtomic, writeJsonAtomic } from './atomic';
+import type { RunConfig } from './config';
+
+/** epoch is 1-based; step is the 1-based batch within that epoch */
+export interface NanAt {
+  epoch: number;
+  step: number;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  train_loss: number | null;
+  train_accuracy: number;
+  test_loss: number | null;
+  test_accuracy: number;
+  /** training time of the epoch (evaluation not included) */
+  seconds: number;
+  images_per_second: number;
+  eval_seconds: number;
+  nan_at: NanAt | null;
+}
+
+export interface RunSummary {
+  name: string;
+  model: string;
+  device: string;
+  lr: number;
+  batch: number;
+  seed: number;
+  limit: number | null;
+  augment: boolean;
+  epochs_planned: number;
+  /** the test accuracy after the last epoch */
+  test_accuracy: number;
+  /** mean training seconds per epoch */
+  seconds_per_epoch: number;
+  images_per_second: number;
+  train_images: number;
+  test_images: number;
+  parameters: number;
+  epochs: EpochMetrics[];
+  nan: NanAt | null;
+  stopped_on_nan: boolean;
+  run: string;
+  finished_at: string;
+}
+
+export const METRICS_FILE = 'metrics.jsonl';
+export const SUMMARY_FILE = 'summary.json';
+export const CONFIG_FILE = 'config.json';
+
+/** a finite number as is, anything else as null */
+export function finiteOrNull(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}
+
+/** rewrites the whole log (a handful of rows) atomically: a reader never sees half a line */
+export function writeMetrics(runDir: string, rows: EpochMetrics[]): void {
+  writeFileAtomic(path.join(runDir, METRICS_FILE), rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
+}
+
+export function readMetrics(runDir: string): EpochMetrics[] {
+  const file = path.join(runDir, METRICS_FILE);
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line, i) => {
+      try {
+        return JSON.parse(line) as EpochMetrics;
+      } catch (err) {
+        throw new Error(`${file}: line ${i + 1} is not JSON (${(err as Error).message})`);
+      }
+    });
+}
+
+export function buildSummary(
+  config: RunConfig,
+  rows: EpochMetrics[],
+  info: { trainImages: number; testImages: number; parameters: number; runDir: string; stoppedOnNan: boolean },
+): RunSummary {
+  const last = rows[rows.length - 1];
+  const seconds = rows.reduce((s, r) => s + r.seconds, 0);
+  const images = rows.length * info.trainImages;
+  return {
+    name: config.name,
+    model: config.model,
+    device: config.device,
+    lr: config.lr,
+    batch: config.batch,
+    seed: config.seed,
+    limit: config.limit,
+    augment: config.augment,
+    epochs_planned: config.epochs,
+    test_accuracy: last ? last.test_accuracy : 0,
+    seconds_per_epoch: rows.length ? seconds / rows.length : 0,
+    images_per_second: seconds > 0 ? images / seconds : 0,
+    train_images: info.trainImages,
+    test_images: info.testImages,
+    parameters: info.parameters,
+    epochs: rows,
+    nan: rows.find((r) => r.nan_at !== null)?.nan_at ?? null,
+    stopped_on_nan: info.stoppedOnNan,
+    run: info.runDir,
+    finished_at: new Date().toISOString(),
+  };
+}
+
+export function writeSummary(runDir: string, summary: RunSummary): void {
+  writeJsonAtomic(path.join(runDir, SUMMARY_FILE), summary);
+}
