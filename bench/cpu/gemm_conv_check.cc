@@ -185,7 +185,18 @@ void check_conv(const ConvShape& s, bool with_bias) {
 
 // ---------------------------------------------------------------- timing
 
-double median_seconds(int runs, const std::function<void()>& fn) {
+// --only SUBSTRING: time just the benchmarks whose name contains it
+std::string only_filter;
+bool wanted(const std::string& name) {
+  return only_filter.empty() || name.find(only_filter) != std::string::npos;
+}
+
+struct Timing {
+  double median, best;
+};
+
+// median and best of `runs` timed calls, after one untimed warm-up call
+Timing time_runs(int runs, const std::function<void()>& fn) {
   fn();  // warm up: page in buffers, start the pool
   std::vector<double> t;
   for (int i = 0; i < runs; i++) {
@@ -194,51 +205,73 @@ double median_seconds(int runs, const std::function<void()>& fn) {
     t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return {t[t.size() / 2], t[0]};
 }
 
 void bench_gemm(bool ta, bool tb, int m, int n, int k, int runs) {
+  char name[96];
+  std::snprintf(name, sizeof name, "gemm %c%c %5d x %5d x %5d", ta ? 'T' : 'N', tb ? 'T' : 'N',
+                m, n, k);
+  if (!wanted(name)) return;
   auto a = random_vector((int64_t)m * k, 1), b = random_vector((int64_t)k * n, 2);
   std::vector<float> c((size_t)m * n);
-  double sec = median_seconds(runs, [&] {
+  Timing t = time_runs(runs, [&] {
     cpu::gemm(ta, tb, m, n, k, 1.0f, a.data(), b.data(), 0.0f, c.data());
   });
-  std::printf("gemm %c%c %5d x %5d x %5d   %9.3f ms  %7.1f GFLOP/s\n", ta ? 'T' : 'N',
-              tb ? 'T' : 'N', m, n, k, sec * 1e3, 2.0 * m * n * k / sec * 1e-9);
+  const double flops = 2.0 * m * n * k;
+  std::printf("%s  median %9.3f ms %6.1f GFLOP/s  (best %6.1f)\n", name, t.median * 1e3,
+              flops / t.median * 1e-9, flops / t.best * 1e-9);
 }
 
 void bench_conv(const ConvShape& s, int runs) {
+  const std::string name = shape_name("conv", s);
+  if (!wanted(name)) return;
   auto x = random_vector((int64_t)s.n * s.c * s.h * s.w, 1);
   auto w = random_vector((int64_t)s.k * s.c * s.r * s.s, 2);
   auto bias = random_vector(s.k, 3);
   auto dy = random_vector((int64_t)s.n * s.k * s.p * s.q, 4);
   std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(s.k);
   const double flops = 2.0 * s.n * s.k * s.p * s.q * s.c * s.r * s.s;
-  double f = median_seconds(runs, [&] {
-    cpu::conv2d_forward(s, x.data(), w.data(), bias.data(), y.data());
-  });
-  double bi = median_seconds(runs, [&] {
-    cpu::conv2d_backward_input(s, dy.data(), w.data(), dx.data());
-  });
-  double bw = median_seconds(runs, [&] {
-    cpu::conv2d_backward_weight(s, x.data(), dy.data(), dw.data(), db.data());
-  });
-  std::printf("%-34s fwd %7.2f ms %5.1f GF/s | bwd-in %7.2f ms %5.1f | bwd-w %7.2f ms %5.1f\n",
-              shape_name("conv", s).c_str() + 5, f * 1e3, flops / f * 1e-9, bi * 1e3,
-              flops / bi * 1e-9, bw * 1e3, flops / bw * 1e-9);
+  const bool fwd = wanted(name + " fwd"), bin = wanted(name + " bwd-in"),
+             bw = wanted(name + " bwd-w"), all = fwd && bin && bw;
+  auto report = [&](const char* op, Timing t) {
+    std::printf("%s %-6s median %7.3f ms %5.1f GFLOP/s  (best %5.1f)\n", name.c_str(), op,
+                t.median * 1e3, flops / t.median * 1e-9, flops / t.best * 1e-9);
+  };
+  if (all || (fwd && !bin && !bw))
+    report("fwd", time_runs(runs, [&] {
+             cpu::conv2d_forward(s, x.data(), w.data(), bias.data(), y.data());
+           }));
+  if (all || (bin && !fwd))
+    report("bwd-in", time_runs(runs, [&] {
+             cpu::conv2d_backward_input(s, dy.data(), w.data(), dx.data());
+           }));
+  if (all || (bw && !fwd))
+    report("bwd-w", time_runs(runs, [&] {
+             cpu::conv2d_backward_weight(s, x.data(), dy.data(), dw.data(), db.data());
+           }));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   bool do_check = true, do_bench = true, quick = false;
+  int runs = 0;
   for (int i = 1; i < argc; i++) {
     std::string arg = argv[i];
     if (arg == "--check-only") do_bench = false;
     else if (arg == "--bench-only") do_check = false;
     else if (arg == "--quick") quick = true;
+    else if (arg == "--threads" && i + 1 < argc) cpu::set_num_threads(std::atoi(argv[++i]));
+    else if (arg == "--runs" && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
+    else if (arg == "--only" && i + 1 < argc) only_filter = argv[++i];
     else {
-      std::fprintf(stderr, "usage: %s [--check-only|--bench-only] [--quick]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--check-only|--bench-only] [--quick] [--threads N] [--runs N]\n"
+                   "          [--only SUBSTRING]\n"
+                   "  checks gemm and conv against a float64 reference, then times them\n"
+                   "  (median and best of N runs; --only picks benchmarks by name)\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -278,9 +311,9 @@ int main(int argc, char** argv) {
 
   if (do_bench) {
     std::printf("\nthreads %d\n", cpu::num_threads());
-    const int runs = quick ? 3 : 7;
+    if (runs == 0) runs = quick ? 3 : 7;
     bench_gemm(false, false, 1000, 1000, 1000, runs);
-    bench_gemm(false, false, 2048, 2048, 2048, quick ? 3 : 5);
+    bench_gemm(false, false, 2048, 2048, 2048, runs);
     // the linear layers of a 64-image batch: forward, backward data, backward weight
     bench_gemm(false, true, 64, 256, 2048, runs * 3);
     bench_gemm(false, false, 64, 2048, 256, runs * 3);
