@@ -1,0 +1,15 @@
+// cudalab's public API: tensors with explicit lifetimes, autograd, the
+// differentiable ops, layers, optimizers and the models by name.
+export { Tensor, tidy, keep, untracked, getDefaultGenerator, type DType, type TensorOptions, type RandomOptions } from './tensor';
+export { noGrad, isGradEnabled } from './autograd';
+export { CudalabError, type ErrorCode } from './errors';
+export {
+  add, sub, mul, scale, relu, sum, mean, matmul, linear, conv2d, maxPool2d, avgPool2d, reshape, flatten, to,
+  dropout, crossEntropy, correctCount, argmax, type Conv2dOptions,
+} from './ops';
+export * as nn from './nn';
+export { Module, Conv2d, Linear, MaxPool2d, AvgPool2d, ReLU, Flatten, Dropout, Sequential } from './nn';
+export { Adam, SGD, type Optimizer, type OptimizerState, type AdamOptions, type SGDOptions } from './optim';
+export { modelNames, createModel, describeModel, modelParameterCount } from './models';
+export { Generator, type GeneratorState } from './random';
+export { native, type DeviceName } from './native';

@@ -1,0 +1,4 @@
+// optimizers, PyTorch's update rules on the native kernels
+export type { Optimizer, OptimizerState } from './optimizer';
+export { Adam, type AdamOptions } from './adam';
+export { SGD, type SGDOptions } from './sgd';

@@ -1,0 +1,120 @@
+// what every optimizer offers, and the checks they share. state buffers are
+// kept tensors (tidy never frees them), allocated lazily at the first step on
+// the parameter's device, as PyTorch does.
+import { native } from '../native';
+import { CudalabError } from '../errors';
+import { Tensor, formatShape, keep } from '../tensor';
+
+export interface OptimizerState {
+  /** how many step() calls were made */
+  step: number;
+  hyper: Record<string, number | boolean>;
+  /** per-parameter buffers keyed "<kind>.<parameter index>": "m.3", "v.3", "momentum.3" */
+  buffers: Record<string, Tensor>;
+}
+
+export interface Optimizer {
+  lr: number;
+  step(): void;
+  zeroGrad(): void;
+  stateDict(): OptimizerState;
+  loadStateDict(s: OptimizerState): void;
+}
+
+export function checkParams(op: string, params: Tensor[]): Tensor[] {
+  if (!Array.isArray(params) || params.length === 0) {
+    throw new CudalabError('ERR_ARG', `${op}: expected a non-empty array of parameters (model.parameters())`);
+  }
+  const seen = new Set<Tensor>();
+  params.forEach((p, i) => {
+    if (!(p instanceof Tensor)) throw new CudalabError('ERR_ARG', `${op}: parameter ${i} is not a Tensor`);
+    if (p.dtype !== 'float32') throw new CudalabError('ERR_DTYPE', `${op}: parameter ${i} is ${p.dtype}, expected float32`);
+    if (seen.has(p)) throw new CudalabError('ERR_ARG', `${op}: parameter ${i} appears twice`);
+    seen.add(p);
+  });
+  return params.slice();
+}
+
+export function checkHyper(op: string, name: string, v: unknown, lo: number, hi: number, hiOpen = false): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || (hiOpen ? v >= hi : v > hi)) {
+    throw new CudalabError('ERR_ARG', `${op}: ${name} must be in [${lo}, ${hi}${hiOpen ? ')' : ']'}, got ${String(v)}`);
+  }
+  return v;
+}
+
+/** frees every parameter's gradient */
+export function freeGrads(params: Tensor[]): void {
+  for (const p of params) {
+    const g = p.grad;
+    p.grad = null;
+    if (g) g.dispose();
+  }
+}
+
+/** the live gradient of parameter i, or null when it has none (the step skips it) */
+export function gradOf(op: string, p: Tensor, i: number): Tensor | null {
+  const g = p.grad;
+  if (g === null || g.disposed) return null;
+  p.storage(op, `parameter ${i}`);
+  if (g.numel !== p.numel) {
+    throw new CudalabError('ERR_SHAPE', `${op}: parameter ${i} has shape ${formatShape(p.shape)} but its grad has ${formatShape(g.shape)}`);
+  }
+  if (g.device !== p.device) {
+    throw new CudalabError('ERR_DEVICE', `${op}: parameter ${i} is on ${p.device} but its grad is on ${g.device}`);
+  }
+  return g;
+}
+
+/** a zero-filled state buffer beside p that tidy never frees */
+export function stateBuffer(p: Tensor): Tensor {
+  return keep(Tensor.zeros(p.shape, { device: p.device }));
+}
+
+/** the buffer, moved to p's device if the model moved since it was made */
+export function onDeviceOf(buf: Tensor, p: Tensor): Tensor {
+  if (buf.device !== p.device) buf.moveTo(p.device);
+  return buf;
+}
+
+/**
+ * checks a state dict's buffers against the parameters: names "<kind>.<i>"
+ * with kind in kinds, i a parameter index, shapes equal. returns them by
+ * kind and index. throws one error that lists every problem.
+ */
+export function parseBuffers(op: string, s: OptimizerState, params: Tensor[], kinds: string[]): Map<string, Map<number, Tensor>> {
+  if (s === null || typeof s !== 'object') throw new CudalabError('ERR_STATE', `${op}.loadStateDict: expected { step, hyper, buffers }`);
+  if (!Number.isInteger(s.step) || s.step < 0) throw new CudalabError('ERR_STATE', `${op}.loadStateDict: step must be a non-negative integer, got ${String(s.step)}`);
+  const out = new Map<string, Map<number, Tensor>>(kinds.map((k) => [k, new Map()]));
+  const problems: string[] = [];
+  for (const [key, t] of Object.entries(s.buffers ?? {})) {
+    const m = /^([a-z]+)\.(\d+)$/.exec(key);
+    const byIndex = m ? out.get(m[1]) : undefined;
+    const i = m ? Number(m[2]) : -1;
+    if (!m || !byIndex) {
+      problems.push(`unexpected buffer "${key}" (expected ${kinds.map((k) => `"${k}.<index>"`).join(' or ')})`);
+    } else if (i >= params.length) {
+      problems.push(`buffer "${key}" is for parameter ${i}, there are ${params.length}`);
+    } else if (!(t instanceof Tensor) || t.disposed || t.dtype !== 'float32') {
+      problems.push(`buffer "${key}" is not a live float32 tensor`);
+    } else if (t.numel !== params[i].numel) {
+      problems.push(`size mismatch for "${key}": the state has ${formatShape(t.shape)}, parameter ${i} has ${formatShape(params[i].shape)}`);
+    } else {
+      byIndex.set(i, t);
+    }
+  }
+  // kinds that go together must be present for the same parameters
+  const [first, ...rest] = kinds;
+  for (const k of rest) {
+    for (const i of out.get(first)!.keys()) if (!out.get(k)!.has(i)) problems.push(`missing buffer "${k}.${i}" (there is "${first}.${i}")`);
+    for (const i of out.get(k)!.keys()) if (!out.get(first)!.has(i)) problems.push(`missing buffer "${first}.${i}" (there is "${k}.${i}")`);
+  }
+  if (problems.length > 0) throw new CudalabError('ERR_STATE', `${op}.loadStateDict: ${problems.join('; ')}`);
+  return out;
+}
+
+/** a kept copy of src on p's device */
+export function copyBuffer(src: Tensor, p: Tensor): Tensor {
+  const t = keep(Tensor.empty(p.shape, { device: p.device }));
+  native().copy(t.storage('loadStateDict'), src.storage('loadStateDict'), p.numel * 4);
+  return t;
+}
