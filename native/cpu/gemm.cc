@@ -26,6 +26,7 @@
 #include <cstring>
 #include <new>
 
+#include "cpu/gemm.h"
 #include "cpu/parallel.h"
 #include "ops.h"
 
@@ -37,11 +38,11 @@ namespace cudalab {
 namespace cpu {
 namespace {
 
-constexpr int MR = 6;      // micro-tile rows
-constexpr int NR = 16;     // micro-tile columns (two ymm registers)
-constexpr int KC = 256;    // depth block: a B micro-panel (KC x NR) is 16 KiB, fits L1
-constexpr int MC = 144;    // row block: the packed A block (MC x KC) is 144 KiB, fits L2
-constexpr int NC = 3072;   // column block: the packed B panel (KC x NC) is 3 MiB, in L3
+constexpr int MR = GEMM_MR;  // micro-tile rows
+constexpr int NR = GEMM_NR;  // micro-tile columns (two ymm registers)
+constexpr int KC = GEMM_KC;  // depth block: a B micro-panel (KC x NR) is 16 KiB, fits L1
+constexpr int MC = 144;      // row block: the packed A block (MC x KC) is 144 KiB, fits L2
+constexpr int NC = 3072;     // column block: the packed B panel (KC x NC) is 3 MiB, in L3
 
 // below this many flops a gemm runs on the calling thread: waking the pool
 // would cost more than it saves
@@ -66,73 +67,6 @@ struct Scratch {
   }
   ~Scratch() { std::free(data); }
 };
-
-// packs rows [i0, i0 + rows) x depth [p0, p0 + kc) of op(A) into MR-tall
-// micro-panels: panel t holds element (i0 + t*MR + r, p0 + p) at t*MR*kc + p*MR + r.
-// rows past the end of the matrix are zero.
-void pack_a(bool trans, const float* a, int m, int k, int i0, int rows, int p0, int kc,
-            float* out) {
-  for (int t = 0; t * MR < rows; t++, out += MR * kc) {
-    const int base = i0 + t * MR;
-    const int valid = std::min(MR, i0 + rows - base);
-    if (trans) {
-      // A is stored k x m: a row of storage holds MR consecutive rows of op(A)
-      for (int p = 0; p < kc; p++) {
-        const float* src = a + (int64_t)(p0 + p) * m + base;
-        float* dst = out + p * MR;
-        int r = 0;
-        for (; r < valid; r++) dst[r] = src[r];
-        for (; r < MR; r++) dst[r] = 0.0f;
-      }
-    } else {
-      // A is stored m x k: MR rows of storage, read side by side
-      const float* src[MR];
-      for (int r = 0; r < MR; r++) src[r] = a + (int64_t)(base + std::min(r, valid - 1)) * k + p0;
-      if (valid == MR) {
-        for (int p = 0; p < kc; p++)
-          for (int r = 0; r < MR; r++) out[p * MR + r] = src[r][p];
-      } else {
-        for (int p = 0; p < kc; p++)
-          for (int r = 0; r < MR; r++) out[p * MR + r] = r < valid ? src[r][p] : 0.0f;
-      }
-    }
-  }
-}
-
-// packs depth [p0, p0 + kc) x columns [j0, j0 + cols) of op(B) into NR-wide
-// micro-panels: panel t holds element (p0 + p, j0 + t*NR + j) at t*NR*kc + p*NR + j.
-// columns past the end are zero.
-void pack_b(bool trans, const float* b, int n, int k, int j0, int cols, int p0, int kc,
-            float* out) {
-  for (int t = 0; t * NR < cols; t++, out += NR * kc) {
-    const int base = j0 + t * NR;
-    const int valid = std::min(NR, j0 + cols - base);
-    if (!trans) {
-      // B is stored k x n: NR consecutive columns are contiguous
-      for (int p = 0; p < kc; p++) {
-        const float* src = b + (int64_t)(p0 + p) * n + base;
-        float* dst = out + p * NR;
-        if (valid == NR) {
-          std::memcpy(dst, src, sizeof(float) * NR);
-        } else {
-          int j = 0;
-          for (; j < valid; j++) dst[j] = src[j];
-          for (; j < NR; j++) dst[j] = 0.0f;
-        }
-      }
-    } else {
-      // B is stored n x k: each column of op(B) is a contiguous row of storage
-      for (int j = 0; j < NR; j++) {
-        if (j < valid) {
-          const float* src = b + (int64_t)(base + j) * k + p0;
-          for (int p = 0; p < kc; p++) out[p * NR + j] = src[p];
-        } else {
-          for (int p = 0; p < kc; p++) out[p * NR + j] = 0.0f;
-        }
-      }
-    }
-  }
-}
 
 // the micro-kernel: acc = sum over p < kc of a[p*MR + r] * b[p*NR + j], then
 // C[r][j] = fma(alpha, acc, cb*C[r][j]); C is not read when cb == 0.
@@ -219,44 +153,36 @@ void edge_tile(int kc, const float* a, const float* b, float* c, int64_t ldc, in
   for (int r = 0; r < rows; r++) std::memcpy(c + r * ldc, tile + r * NR, sizeof(float) * cols);
 }
 
-struct Problem {
-  bool trans_a, trans_b;
-  int m, n, k;
-  float alpha, beta;
-  const float* a;
-  const float* b;
-  float* c;
-};
-
 // runs the blocked loops over rows [row0, row1) x columns [col0, col1) of C
-// (both aligned to the tile grid, row1/col1 possibly clipped to m/n)
-void gemm_rectangle(const Problem& pr, int row0, int row1, int col0, int col1) {
+// (both starting on the tile grid; row1 and col1 may be clipped to m and n)
+void gemm_rectangle(int k, float alpha, const GemmOperands& ops, float beta, float* c,
+                    int64_t ldc, int row0, int row1, int col0, int col1) {
   thread_local Scratch packed_a, packed_b;
-  const int kc_max = std::min(KC, pr.k);
+  const int kc_max = std::min(KC, k);
   float* pa = packed_a.get((size_t)MC * kc_max);
   const int nc_max = std::min(NC, (col1 - col0 + NR - 1) / NR * NR);
   float* pb = packed_b.get((size_t)nc_max * kc_max);
 
   for (int jc = col0; jc < col1; jc += NC) {
     const int nc = std::min(NC, col1 - jc);
-    for (int pc = 0; pc < pr.k; pc += KC) {
-      const int kc = std::min(KC, pr.k - pc);
-      const float cb = pc == 0 ? pr.beta : 1.0f;
-      pack_b(pr.trans_b, pr.b, pr.n, pr.k, jc, nc, pc, kc, pb);
+    for (int pc = 0; pc < k; pc += KC) {
+      const int kc = std::min(KC, k - pc);
+      const float cb = pc == 0 ? beta : 1.0f;
+      ops.pack_b(jc, nc, pc, kc, pb);
       for (int ic = row0; ic < row1; ic += MC) {
         const int mc = std::min(MC, row1 - ic);
-        pack_a(pr.trans_a, pr.a, pr.m, pr.k, ic, mc, pc, kc, pa);
+        ops.pack_a(ic, mc, pc, kc, pa);
         for (int jr = 0; jr < nc; jr += NR) {
           const int cols = std::min(NR, nc - jr);
           const float* bp = pb + (int64_t)jr * kc;
           for (int ir = 0; ir < mc; ir += MR) {
             const int rows = std::min(MR, mc - ir);
             const float* ap = pa + (int64_t)ir * kc;
-            float* ct = pr.c + (int64_t)(ic + ir) * pr.n + jc + jr;
+            float* ct = c + (int64_t)(ic + ir) * ldc + jc + jr;
             if (rows == MR && cols == NR) {
-              micro_kernel(kc, ap, bp, ct, pr.n, pr.alpha, cb);
+              micro_kernel(kc, ap, bp, ct, ldc, alpha, cb);
             } else {
-              edge_tile(kc, ap, bp, ct, pr.n, rows, cols, pr.alpha, cb);
+              edge_tile(kc, ap, bp, ct, ldc, rows, cols, alpha, cb);
             }
           }
         }
@@ -267,28 +193,127 @@ void gemm_rectangle(const Problem& pr, int row0, int row1, int col0, int col1) {
 
 // C = beta*C (or 0 when beta == 0, without reading C): the k == 0 and
 // alpha == 0 cases
-void scale_c(int m, int n, float beta, float* c) {
-  const int64_t total = (int64_t)m * n;
-  parallel_for(0, total, 1 << 15, [&](int64_t lo, int64_t hi) {
-    if (beta == 0.0f) {
-      std::fill(c + lo, c + hi, 0.0f);
-    } else {
-      for (int64_t i = lo; i < hi; i++) c[i] = beta * c[i];
+void scale_c(int m, int n, float beta, float* c, int64_t ldc) {
+  parallel_for(0, m, std::max<int64_t>(1, (1 << 15) / n), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
+      float* row = c + i * ldc;
+      if (beta == 0.0f) {
+        std::fill(row, row + n, 0.0f);
+      } else {
+        for (int j = 0; j < n; j++) row[j] = beta * row[j];
+      }
     }
   });
 }
 
+#ifdef __AVX2__
+// transposes 8 rows of 8 floats in registers
+inline void transpose8(__m256 r[8]) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+#endif
+
 }  // namespace
 
-void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
-          const float* b, float beta, float* c) {
+// the packers for stored row-major matrices
+
+void pack_a_plain(bool trans, const float* a, int64_t lda, int m, int i0, int rows, int p0,
+                  int kc, float* out) {
+  for (int t = 0; t * MR < rows; t++, out += MR * kc) {
+    const int base = i0 + t * MR;
+    const int valid = std::max(0, std::min({MR, i0 + rows - base, m - base}));
+    if (trans) {
+      // stored k x m: a row of storage holds MR consecutive rows of op(A)
+      for (int p = 0; p < kc; p++) {
+        const float* src = a + (int64_t)(p0 + p) * lda + base;
+        float* dst = out + p * MR;
+        if (valid == MR) {
+          for (int r = 0; r < MR; r++) dst[r] = src[r];
+        } else {
+          for (int r = 0; r < MR; r++) dst[r] = r < valid ? src[r] : 0.0f;
+        }
+      }
+    } else {
+      // stored m x k: MR rows of storage, read side by side
+      if (valid == MR) {
+        const float* src = a + (int64_t)base * lda + p0;
+        for (int p = 0; p < kc; p++)
+          for (int r = 0; r < MR; r++) out[p * MR + r] = src[r * lda + p];
+      } else {
+        for (int p = 0; p < kc; p++)
+          for (int r = 0; r < MR; r++)
+            out[p * MR + r] = r < valid ? a[(int64_t)(base + r) * lda + p0 + p] : 0.0f;
+      }
+    }
+  }
+}
+
+void pack_b_plain(bool trans, const float* b, int64_t ldb, int n, int j0, int cols, int p0,
+                  int kc, float* out) {
+  for (int t = 0; t * NR < cols; t++, out += NR * kc) {
+    const int base = j0 + t * NR;
+    const int valid = std::max(0, std::min({NR, j0 + cols - base, n - base}));
+    if (!trans) {
+      // stored k x n: NR consecutive columns are contiguous
+      const float* src = b + (int64_t)p0 * ldb + base;
+      if (valid == NR) {
+        for (int p = 0; p < kc; p++, src += ldb) {
+#ifdef __AVX2__
+          _mm256_store_ps(out + p * NR, _mm256_loadu_ps(src));
+          _mm256_store_ps(out + p * NR + 8, _mm256_loadu_ps(src + 8));
+#else
+          for (int j = 0; j < NR; j++) out[p * NR + j] = src[j];
+#endif
+        }
+      } else {
+        for (int p = 0; p < kc; p++, src += ldb)
+          for (int j = 0; j < NR; j++) out[p * NR + j] = j < valid ? src[j] : 0.0f;
+      }
+      continue;
+    }
+    // stored n x k: each column of op(B) is a contiguous row of storage
+    const float* src = b + (int64_t)base * ldb + p0;
+    int p = 0;
+#ifdef __AVX2__
+    if (valid == NR) {
+      // 8 x 8 blocks, transposed in registers
+      for (; p + 8 <= kc; p += 8) {
+        for (int half = 0; half < 2; half++) {
+          __m256 r[8];
+          for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(src + (half * 8 + j) * ldb + p);
+          transpose8(r);
+          for (int q = 0; q < 8; q++) _mm256_store_ps(out + (p + q) * NR + half * 8, r[q]);
+        }
+      }
+    }
+#endif
+    for (; p < kc; p++)
+      for (int j = 0; j < NR; j++) out[p * NR + j] = j < valid ? src[j * ldb + p] : 0.0f;
+  }
+}
+
+void gemm_operands(int m, int n, int k, float alpha, const GemmOperands& ops, float beta,
+                   float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0.0f) {
-    scale_c(m, n, beta, c);
+    scale_c(m, n, beta, c, ldc);
     return;
   }
-  const Problem pr{trans_a, trans_b, m, n, k, alpha, beta, a, b, c};
-
   // cut C into tm x tn rectangles on the tile grid, one per thread, choosing
   // the split whose largest rectangle holds the fewest tiles (ties: split rows,
   // which shares packed B panels instead of re-packing A)
@@ -315,9 +340,32 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
       const int row1 = (int)std::min<int64_t>(m, row_tiles * (ti + 1) / tm * MR);
       const int col0 = (int)(col_tiles * tj / tn * NR);
       const int col1 = (int)std::min<int64_t>(n, col_tiles * (tj + 1) / tn * NR);
-      if (row0 < row1 && col0 < col1) gemm_rectangle(pr, row0, row1, col0, col1);
+      if (row0 < row1 && col0 < col1)
+        gemm_rectangle(k, alpha, ops, beta, c, ldc, row0, row1, col0, col1);
     }
   });
+}
+
+namespace {
+struct PlainOperands final : GemmOperands {
+  bool trans_a, trans_b;
+  int m, n, k;
+  const float* a;
+  const float* b;
+  PlainOperands(bool ta, bool tb, int m_, int n_, int k_, const float* a_, const float* b_)
+      : trans_a(ta), trans_b(tb), m(m_), n(n_), k(k_), a(a_), b(b_) {}
+  void pack_a(int i0, int rows, int p0, int kc, float* out) const override {
+    pack_a_plain(trans_a, a, trans_a ? m : k, m, i0, rows, p0, kc, out);
+  }
+  void pack_b(int j0, int cols, int p0, int kc, float* out) const override {
+    pack_b_plain(trans_b, b, trans_b ? k : n, n, j0, cols, p0, kc, out);
+  }
+};
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
+          const float* b, float beta, float* c) {
+  gemm_operands(m, n, k, alpha, PlainOperands(trans_a, trans_b, m, n, k, a, b), beta, c, n);
 }
 
 }  // namespace cpu

@@ -1,0 +1,52 @@
+// the cpu gemm's blocked driver, opened up for kernels that feed it from
+// something other than a plain row-major matrix (conv packs its unrolled image
+// straight from the input tensor, without materialising im2col).
+//
+// the driver computes C = alpha * A * B + beta * C for an m x k matrix A and
+// a k x n matrix B that it never reads itself: it asks an operand object to
+// pack blocks of them into the layout its micro-kernel consumes.
+//
+//   A blocks: rows [i0, i0 + rows) x depth [p0, p0 + kc), as MR-tall
+//     micro-panels. element (i0 + t*MR + r, p0 + p) goes to
+//     out[t*MR*kc + p*MR + r]; rows past m are written as zeros.
+//   B blocks: depth [p0, p0 + kc) x columns [j0, j0 + cols), as NR-wide
+//     micro-panels. element (p0 + p, j0 + t*NR + j) goes to
+//     out[t*NR*kc + p*NR + j]; columns past n are written as zeros.
+//
+// i0 is a multiple of MR and j0 a multiple of NR; out is 64-byte aligned.
+// pack_a and pack_b are called concurrently from several threads.
+//
+// determinism: each element of C is the same sequence of operations for any
+// thread count (see gemm.cc); k is cut into GEMM_KC-deep blocks in order.
+#pragma once
+#include <cstdint>
+
+namespace cudalab {
+namespace cpu {
+
+constexpr int GEMM_MR = 6;
+constexpr int GEMM_NR = 16;
+constexpr int GEMM_KC = 256;
+
+struct GemmOperands {
+  virtual void pack_a(int i0, int rows, int p0, int kc, float* out) const = 0;
+  virtual void pack_b(int j0, int cols, int p0, int kc, float* out) const = 0;
+  virtual ~GemmOperands() = default;
+};
+
+// C (m x n, row stride ldc) = alpha * A * B + beta * C; C is not read when
+// beta == 0. runs in parallel over tiles of C unless called from inside a
+// parallel region (then on the calling thread).
+void gemm_operands(int m, int n, int k, float alpha, const GemmOperands& ops, float beta,
+                   float* c, int64_t ldc);
+
+// the packers for plain row-major operands, for GemmOperands implementations
+// that have one ordinary side: op(A) of a stored m x k matrix (k x m when
+// trans), and op(B) of a stored k x n matrix (n x k when trans).
+void pack_a_plain(bool trans, const float* a, int64_t lda, int m, int i0, int rows, int p0,
+                  int kc, float* out);
+void pack_b_plain(bool trans, const float* b, int64_t ldb, int n, int j0, int cols, int p0,
+                  int kc, float* out);
+
+}  // namespace cpu
+}  // namespace cudalab
