@@ -3,6 +3,8 @@ import { register as data } from './data';
 import { register as bench } from './bench';
 import { register as checkEnv } from './check-env';
 import { register as checkOps } from './check-ops';
+import { register as train } from './train';
+import { register as experiments } from './experiments';
 
 // one file per command; each adds itself to the program
 const commands: Array<(program: Command) => void> = [
@@ -10,6 +12,8 @@ const commands: Array<(program: Command) => void> = [
   bench,
   checkEnv,
   checkOps,
+  train,
+  experiments,
 ];
 
 export function buildProgram(): Command {

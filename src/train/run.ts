@@ -1,0 +1,107 @@
+// from a checked request to a finished run: the device, the data, the run
+// directory, the trainer. `cudalab train` and `cudalab experiments` both come
+// through here; resuming reads the run's own config.json back.
+import fs from 'fs';
+import path from 'path';
+import { native } from '../native';
+import { modelNames } from '../models';
+import { ensureCifar10 } from '../data/download';
+import { loadCifar10, type Cifar10 } from '../data/cifar10';
+import { ConfigError, checkPositiveInt, makeRunConfig, parseRunConfig, resolveDevice, type DeviceChoice, type RunConfig, type TrainRequest } from './config';
+import { CONFIG_FILE, SUMMARY_FILE, type RunSummary } from './metrics';
+import { Progress } from './progress';
+import { trainRun, type StepInfo, type TrainData } from './trainer';
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const VERSION: string = require('../../package.json').version;
+
+export interface RunHooks {
+  progress?: Progress;
+  onStep?: (info: StepInfo) => void;
+  /** data already in memory (experiments load it once) */
+  data?: TrainData;
+}
+
+/** the device a choice means here; cuda without a usable GPU is an error that says why */
+export function deviceFor(choice: DeviceChoice): 'cpu' | 'cuda' {
+  return resolveDevice(choice, () => (choice === 'cpu' ? { available: false, reason: '' } : native().cudaInfo()));
+}
+
+/** CIFAR-10 from dir, downloaded there first when missing and allowed */
+export async function loadData(dir: string, download: boolean, progress?: Progress): Promise<Cifar10> {
+  let phase = '';
+  const folder = await ensureCifar10(dir, {
+    download,
+    // a line per phase: the download's own progress is the `data download` command's business
+    onProgress: (p) => {
+      if (p.phase === phase) return;
+      phase = p.phase;
+      progress?.message(`CIFAR-10 is not in ${dir}: ${p.phase === 'download' ? 'downloading' : p.phase === 'verify' ? 'verifying' : 'extracting'}`);
+    },
+  });
+  return loadCifar10(folder);
+}
+
+export function runDirOf(out: string, name: string): string {
+  return path.join(out, name);
+}
+
+/** a fresh run: writes out/name/ from scratch */
+export async function startRun(req: TrainRequest, hooks: RunHooks = {}): Promise<RunSummary> {
+  const device = deviceFor(req.device);
+  const config = makeRunConfig(req, device, VERSION);
+  const runDir = runDirOf(req.out, req.name);
+  if (fs.existsSync(path.join(runDir, CONFIG_FILE))) hooks.progress?.message(`${runDir} exists; starting it over (--resume ${runDir} would go on from its last checkpoint)`);
+  const data = hooks.data ?? (await loadData(req.data, req.download, hooks.progress));
+  hooks.progress?.message(`training ${config.model} on ${device}: lr ${config.lr}, batch ${config.batch}, ${config.epochs} epochs, seed ${config.seed} -> ${runDir}`);
+  return trainRun({ config, runDir, data, progress: hooks.progress, onStep: hooks.onStep });
+}
+
+export interface ResumeOverrides {
+  /** a device other than the saved one (a run from a GPU machine goes on on the CPU) */
+  device?: DeviceChoice;
+  /** more epochs than the saved config had */
+  epochs?: number;
+  download?: boolean;
+}
+
+/** reads runDir/config.json; errors name the file and field */
+export function readRunConfig(runDir: string): RunConfig {
+  const file = path.join(runDir, CONFIG_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError('--resume', `--resume ${runDir}: no ${CONFIG_FILE} there (expected a run directory such as runs/NAME)`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('--resume', `--resume ${runDir}: ${file} is not valid JSON (${(err as Error).message})`);
+  }
+  return parseRunConfig(json, file, modelNames);
+}
+
+/** goes on from the run's last checkpoint with its saved config; a finished run just returns its summary */
+export async function resumeRun(runDir: string, overrides: ResumeOverrides = {}, hooks: RunHooks = {}): Promise<RunSummary> {
+  const saved = readRunConfig(runDir);
+  const config: RunConfig = { ...saved };
+  if (overrides.device !== undefined) {
+    config.device = deviceFor(overrides.device);
+    config.device_requested = overrides.device;
+  } else {
+    config.device = deviceFor(saved.device);
+  }
+  if (overrides.epochs !== undefined) config.epochs = checkPositiveInt(overrides.epochs, '--epochs', 100_000);
+  const summaryFile = path.join(runDir, SUMMARY_FILE);
+  if (fs.existsSync(summaryFile)) {
+    const done = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as RunSummary;
+    if (done.epochs.length >= config.epochs && !done.stopped_on_nan) {
+      hooks.progress?.message(`${runDir} is already done (${done.epochs.length} epochs)`);
+      return done;
+    }
+  }
+  const data = hooks.data ?? (await loadData(config.data, overrides.download ?? true, hooks.progress));
+  return trainRun({ config, runDir, data, resume: true, progress: hooks.progress, onStep: hooks.onStep });
+}

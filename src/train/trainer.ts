@@ -1,0 +1,284 @@
+// the epoch loop: Adam on a model by name, a test-set evaluation after every
+// epoch, a checkpoint and a metrics row per epoch, the summary at the end.
+//
+// each step runs in tidy(), which frees its intermediates. nothing in a step
+// reads from the device: the loss is summed on the device and read every
+// READ_EVERY steps (and at the end of the epoch), which is also when the
+// progress line is redrawn and a non-finite loss is looked for.
+import fs from 'fs';
+import path from 'path';
+import { Tensor, tidy } from '../tensor';
+import { crossEntropy, correctCount } from '../ops';
+import { Generator } from '../random';
+import { createModel } from '../models';
+import type { Module } from '../nn/module';
+import { Adam } from '../optim';
+import { DataLoader } from '../data/loader';
+import type { Split } from '../data/cifar10';
+import { writeJsonAtomic } from './atomic';
+import { DeviceCount, DeviceSum } from './accumulate';
+import { findLatestCheckpoint, loadCheckpoint, removeRunFiles, saveCheckpoint } from './checkpoint';
+import { AUGMENTATION, type RunConfig } from './config';
+import { evaluate } from './evaluate';
+import {
+  buildSummary,
+  CONFIG_FILE,
+  finiteOrNull,
+  writeMetrics,
+  writeSummary,
+  type EpochMetrics,
+  type NanAt,
+  type RunSummary,
+} from './metrics';
+import { Progress } from './progress';
+
+/** steps between reads of the loss (each read waits for the device) */
+export const READ_EVERY = 20;
+
+// the data generator's key: the run's seed mixed with a constant, so shuffling
+// draws from a stream of its own, independent of weight init and dropout
+const DATA_STREAM = 0x5851f42d4c957f2dn;
+
+export function dataSeed(seed: number): bigint {
+  return (BigInt(seed) ^ DATA_STREAM) & ((1n << 64n) - 1n);
+}
+
+export interface TrainData {
+  train: Split;
+  test: Split;
+}
+
+export interface StepInfo {
+  epoch: number;
+  /** 1-based within the epoch */
+  step: number;
+  model: Module;
+}
+
+export interface TrainOptions {
+  config: RunConfig;
+  runDir: string;
+  data: TrainData;
+  /** go on from the newest checkpoint in runDir (from scratch when there is none) */
+  resume?: boolean;
+  progress?: Progress;
+  /** called after every step; throwing stops the run there, as a kill would */
+  onStep?: (info: StepInfo) => void;
+}
+
+interface EpochResult {
+  loss: number;
+  accuracy: number;
+  images: number;
+  seconds: number;
+  nanAt: NanAt | null;
+  stopped: boolean;
+}
+
+function trainEpoch(
+  epoch: number,
+  model: Module,
+  optimizer: Adam,
+  loader: DataLoader,
+  config: RunConfig,
+  progress: Progress,
+  onStep?: (info: StepInfo) => void,
+): EpochResult {
+  const device = config.device;
+  const lossSum = new DeviceSum(device);
+  const correct = new DeviceCount();
+  // the per-step losses since the last read: looked at only when the sum turns out not finite
+  let window: Tensor[] = [];
+  let windowStart = 1;
+  let nanAt: NanAt | null = null;
+  let images = 0;
+  let step = 0;
+  let stopped = false;
+  const start = performance.now();
+  const steps = loader.batches;
+
+  const readBack = () => {
+    const sum = lossSum.read(); // the one wait on the device
+    const right = correct.read();
+    if (!Number.isFinite(sum) && nanAt === null) {
+      for (let i = 0; i < window.length; i++) {
+        if (!Number.isFinite(window[i].item())) {
+          nanAt = { epoch, step: windowStart + i };
+          break;
+        }
+      }
+    }
+    for (const t of window) t.dispose();
+    window = [];
+    windowStart = step + 1;
+    const elapsed = (performance.now() - start) / 1000;
+    progress.step({
+      epoch,
+      epochs: config.epochs,
+      step,
+      steps,
+      loss: sum / images,
+      accuracy: right / images,
+      imagesPerSecond: elapsed > 0 ? images / elapsed : 0,
+      elapsed,
+    });
+    return { sum, right };
+  };
+
+  let last = { sum: 0, right: 0 };
+  let readAt = -1;
+  try {
+    for (const batch of loader) {
+      step++;
+      const out = tidy(() => {
+        const x = Tensor.fromArray(batch.images, [batch.size, 3, 32, 32], { device });
+        const y = Tensor.fromArray(batch.labels, [batch.size], { device, dtype: 'int32' });
+        optimizer.zeroGrad();
+        const logits = model.forward(x);
+        const loss = crossEntropy(logits, y);
+        const count = correctCount(logits, y);
+        loss.backward();
+        optimizer.step();
+        const value = loss.detach();
+        lossSum.add(value, batch.size);
+        return { value, count };
+      });
+      window.push(out.value);
+      correct.add(out.count);
+      images += batch.size;
+      if (step % READ_EVERY === 0 || step === steps) {
+        last = readBack();
+        readAt = step;
+        if (nanAt !== null && config.stop_on_nan) {
+          stopped = true;
+          break;
+        }
+      }
+      onStep?.({ epoch, step, model });
+    }
+    if (readAt !== step) last = readBack();
+    return {
+      loss: images > 0 ? last.sum / images : NaN,
+      accuracy: images > 0 ? last.right / images : 0,
+      images,
+      seconds: (performance.now() - start) / 1000,
+      nanAt,
+      stopped,
+    };
+  } finally {
+    for (const t of window) t.dispose();
+    lossSum.dispose();
+    correct.dispose();
+  }
+}
+
+/** trains (or resumes) one run in runDir; returns the summary it also writes */
+export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
+  const { config, runDir } = opts;
+  const progress = opts.progress ?? new Progress(null);
+  const device = config.device;
+  fs.mkdirSync(runDir, { recursive: true });
+
+  const checkpoint = opts.resume ? findLatestCheckpoint(runDir) : null;
+  if (!checkpoint) removeRunFiles(runDir);
+  writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
+
+  const modelGen = new Generator(config.seed);
+  const dataGen = new Generator(dataSeed(config.seed));
+  const model = createModel(config.model, { generator: modelGen, device });
+  model.train();
+  const optimizer = new Adam(model.parameters(), {
+    lr: config.lr,
+    betas: config.betas,
+    eps: config.eps,
+    weightDecay: config.weight_decay,
+  });
+  const trainLoader = new DataLoader(opts.data.train, {
+    batchSize: config.batch,
+    shuffle: true,
+    generator: dataGen,
+    normalization: config.normalization,
+    augment: config.augment ? AUGMENTATION : undefined,
+    dropLast: false,
+    limit: config.limit ?? undefined,
+  });
+  const testLoader = new DataLoader(opts.data.test, {
+    batchSize: config.eval_batch,
+    shuffle: false,
+    normalization: config.normalization,
+    limit: config.limit ?? undefined,
+  });
+  const trainImages = Math.min(config.limit ?? Infinity, opts.data.train.count);
+  const testImages = Math.min(config.limit ?? Infinity, opts.data.test.count);
+
+  let rows: EpochMetrics[] = [];
+  let firstEpoch = 1;
+  let stoppedOnNan = false;
+  try {
+    if (checkpoint) {
+      loadCheckpoint(runDir, checkpoint, model, optimizer, device);
+      modelGen.setState(checkpoint.rng.model);
+      dataGen.setState(checkpoint.rng.data);
+      rows = checkpoint.metrics.slice(0, checkpoint.epoch);
+      firstEpoch = checkpoint.epoch + 1;
+      // rows past the checkpoint belong to the part that is redone
+      writeMetrics(runDir, rows);
+      progress.message(`resuming ${runDir} after epoch ${checkpoint.epoch} of ${config.epochs}`);
+    } else {
+      writeMetrics(runDir, rows);
+    }
+
+    for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
+      const r = trainEpoch(epoch, model, optimizer, trainLoader, config, progress, opts.onStep);
+      const ev = evaluate(model, testLoader, device);
+      const row: EpochMetrics = {
+        epoch,
+        train_loss: finiteOrNull(r.loss),
+        train_accuracy: r.accuracy,
+        test_loss: finiteOrNull(ev.loss),
+        test_accuracy: ev.accuracy,
+        seconds: r.seconds,
+        images_per_second: r.seconds > 0 ? r.images / r.seconds : 0,
+        eval_seconds: ev.seconds,
+        nan_at: r.nanAt,
+      };
+      rows.push(row);
+      if (r.nanAt) progress.message(`loss is not finite at epoch ${r.nanAt.epoch}, step ${r.nanAt.step}${config.stop_on_nan ? '; stopping (--stop-on-nan)' : ''}`);
+      if (r.stopped) {
+        // a cut-short epoch is no state to resume from: no checkpoint for it
+        stoppedOnNan = true;
+        writeMetrics(runDir, rows);
+        progress.epoch(row, config.epochs);
+        break;
+      }
+      saveCheckpoint(runDir, {
+        epoch,
+        modelName: config.model,
+        model,
+        optimizer,
+        rng: { model: modelGen.state(), data: dataGen.state() },
+        batchesPerEpoch: trainLoader.batches,
+        metrics: rows,
+      });
+      writeMetrics(runDir, rows);
+      progress.epoch(row, config.epochs);
+      // let the event loop breathe between epochs (signals, output)
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const summary = buildSummary(config, rows, {
+      trainImages,
+      testImages,
+      parameters: model.parameters().reduce((n, p) => n + p.numel, 0),
+      runDir,
+      stoppedOnNan,
+    });
+    writeSummary(runDir, summary);
+    return summary;
+  } finally {
+    progress.done();
+    // parameters and optimizer state live outside every tidy: free them here
+    const state = optimizer.stateDict();
+    for (const t of Object.values(state.buffers)) t.dispose();
+    for (const p of model.parameters()) p.dispose();
+  }
+}
