@@ -81,6 +81,11 @@ class Storage : public Napi::ObjectWrap<Storage> {
     info.This().As<Napi::Object>().TypeTag(&kStorageTag);
   }
 
+  // Storage('cpu', 8) without new: a coded error like every other misuse
+  static Napi::Value OnCalledAsFunction(const Napi::CallbackInfo& info) {
+    throw js_error(info.Env(), "ERR_ARG", "Storage: a class, called without new (use new Storage(device, bytes))");
+  }
+
   ~Storage() override {
     // never throw out of a finalizer: a failing release at exit is not worth a crash
     try {
