@@ -5,6 +5,8 @@ import { register as checkEnv } from './check-env';
 import { register as checkOps } from './check-ops';
 import { register as train } from './train';
 import { register as experiments } from './experiments';
+import { register as eda } from './eda';
+import { register as report } from './report';
 
 // one file per command; each adds itself to the program
 const commands: Array<(program: Command) => void> = [
@@ -14,6 +16,8 @@ const commands: Array<(program: Command) => void> = [
   checkOps,
   train,
   experiments,
+  eda,
+  report,
 ];
 
 export function buildProgram(): Command {
@@ -22,14 +26,16 @@ export function buildProgram(): Command {
     .name('cudalab')
     .description('CIFAR-10 deep-learning lab on our own CUDA and C++ kernels')
     .version(require('../../package.json').version)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // throw instead of exiting, so main() sets the exit code; subcommands
+    // inherit this only when it is set before they are created
+    .exitOverride();
   for (const register of commands) register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
   } catch (err) {
