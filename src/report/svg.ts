@@ -132,6 +132,7 @@ export interface BarChartOptions {
   yLabel?: string;
   percent?: boolean; // values are fractions, shown as %
   yMin?: number; // default 0
+  valueLabels?: boolean; // the value above each bar (for a few bars)
 }
 
 // grouped bars: one group per category, one bar per series
@@ -158,6 +159,9 @@ export function barChart(o: BarChartOptions): string {
       const top = y(Math.max(v, axis.lo)), base = y(Math.max(axis.lo, Math.min(0, axis.hi)));
       f.svg.push(`<rect x="${n2(gx + si * barW)}" y="${n2(Math.min(top, base))}" width="${n2(Math.max(1, barW - 1))}" height="${n2(Math.abs(base - top))}" fill="${color}">`
         + `<title>${escapeHtml(`${s.name} ${cat}: ${fmtValue(v, !!o.percent)}`)}</title></rect>`);
+      if (o.valueLabels) {
+        f.svg.push(`<text x="${n2(gx + si * barW + barW / 2)}" y="${n2(Math.min(top, base) - 4)}" font-size="11" text-anchor="middle" fill="#333">${escapeHtml(fmtValue(v, !!o.percent))}</text>`);
+      }
     });
     const cx = m.left + ci * groupW + groupW / 2, ty = m.top + plotH + 14;
     f.svg.push(rotate
@@ -232,7 +236,7 @@ export interface HistogramOptions {
   percent?: boolean;
 }
 
-// overlaid step areas, so two distributions (train, test) read against each other
+// overlaid step outlines, so two distributions (train, test) read against each other
 export function histogram(o: HistogramOptions): string {
   const width = o.width ?? 400, height = o.height ?? 250;
   const bins = Math.max(0, ...o.series.map((s) => s.values.length));
@@ -269,7 +273,10 @@ export function histogram(o: HistogramOptions): string {
     }
     const end = n2(px(x0 + s.values.length * o.binWidth));
     d += `L${end} ${prev}L${end} ${base}Z`;
-    f.svg.push(`<path d="${d}" fill="${color}" fill-opacity="0.22" stroke="${color}" stroke-width="1.2" stroke-linejoin="round"><title>${escapeHtml(s.name)}</title></path>`);
+    // the first series is a filled area, the others outlines over it, so the
+    // first keeps its colour where they overlap
+    const fill = si === 0 ? `fill="${color}" fill-opacity="0.25"` : 'fill="none"';
+    f.svg.push(`<path d="${d}" ${fill} stroke="${color}" stroke-width="1.2" stroke-linejoin="round"><title>${escapeHtml(s.name)}</title></path>`);
   });
   return close(f, o.title);
 }
