@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import path from 'path';
+import { readRuns } from '../report/runs';
+import { renderTrainingPage } from '../report/training';
+import { writeFileAtomic } from '../report/write-file';
+
+export function register(program: Command): void {
+  program
+    .command('report')
+    .description('draw every run\'s loss and accuracy per epoch (train and test) and the experiments tables into one self-contained HTML page')
+    .argument('[runs]', 'the runs folder: runs/NAME/metrics.jsonl (+ config.json, summary.json), runs/CONFIG/results.json', 'runs')
+    .option('--out <file>', 'the page to write (default: RUNS/report.html)')
+    .action((runsDir: string, opts: { out?: string }) => {
+      const folder = readRuns(runsDir);
+      const file = opts.out ?? path.join(runsDir, 'report.html');
+      writeFileAtomic(file, renderTrainingPage(folder));
+      process.stdout.write(`wrote ${file}: ${folder.runs.length} run${folder.runs.length === 1 ? '' : 's'}, ${folder.results.length} experiments table${folder.results.length === 1 ? '' : 's'}\n`);
+    });
+}
