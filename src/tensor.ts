@@ -388,9 +388,12 @@ export class Tensor {
     this.ref = null;
     finalizer.unregister(this);
     ref.release();
+    // the node stays (its op names this tensor in errors); what it saved goes
     const node = this.gradNode;
-    this.gradNode = null;
-    if (node) for (const s of node.saved) s.dispose();
+    if (node) {
+      for (const s of node.saved) s.dispose();
+      node.saved = [];
+    }
     const g = this.grad;
     this.grad = null;
     if (g) g.dispose();
