@@ -17,7 +17,7 @@ import { DataLoader } from '../data/loader';
 import type { Split } from '../data/cifar10';
 import { writeJsonAtomic } from './atomic';
 import { DeviceCount, DeviceSum } from './accumulate';
-import { findLatestCheckpoint, loadCheckpoint, removeRunFiles, saveCheckpoint } from './checkpoint';
+import { findLatestCheckpoint, loadCheckpoint, removeRunFiles, removeTemporaries, saveCheckpoint } from './checkpoint';
 import { AUGMENTATION, type RunConfig } from './config';
 import { evaluate } from './evaluate';
 import {
@@ -179,6 +179,7 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
   const device = config.device;
   fs.mkdirSync(runDir, { recursive: true });
 
+  removeTemporaries(runDir);
   const checkpoint = opts.resume ? findLatestCheckpoint(runDir) : null;
   if (!checkpoint) removeRunFiles(runDir);
   writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
