@@ -69,6 +69,16 @@ export class Adam implements Optimizer {
     freeGrads(this.params);
   }
 
+  /** frees the state buffers; a later step starts them afresh */
+  dispose(): void {
+    this.params.forEach((_, i) => {
+      this.m[i]?.dispose();
+      this.v[i]?.dispose();
+      this.m[i] = this.v[i] = null;
+      this.steps[i] = 0;
+    });
+  }
+
   /** the live buffers (not copies) and the hyperparameters */
   stateDict(): OptimizerState {
     const buffers: Record<string, Tensor> = {};

@@ -19,6 +19,8 @@ export interface Optimizer {
   zeroGrad(): void;
   stateDict(): OptimizerState;
   loadStateDict(s: OptimizerState): void;
+  /** frees the optimizer's state buffers */
+  dispose(): void;
 }
 
 export function checkParams(op: string, params: Tensor[]): Tensor[] {

@@ -89,6 +89,16 @@ export class SGD implements Optimizer {
     freeGrads(this.params);
   }
 
+  /** frees the momentum buffers and the scratch block */
+  dispose(): void {
+    this.buffers.forEach((b, i) => {
+      b?.dispose();
+      this.buffers[i] = null;
+    });
+    this.scratch?.dispose();
+    this.scratch = null;
+  }
+
   /** the live momentum buffers (not copies) and the hyperparameters */
   stateDict(): OptimizerState {
     const buffers: Record<string, Tensor> = {};

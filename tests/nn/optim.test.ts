@@ -1,0 +1,212 @@
+// Adam, AdamW and SGD against PyTorch's update rules written out in float64
+// (torch/optim/adam.py and sgd.py, single-tensor path), over several steps
+// with changing gradients, and against a few updates worked out by hand.
+import { describe, expect, it } from 'vitest';
+import { Adam, CudalabError, SGD, Tensor, keep, tidy } from '../../src';
+import { expectClose, TOL } from '../helpers/compare';
+import { Rng } from '../helpers/rng';
+
+interface AdamHyper { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean }
+
+// torch.optim.Adam / AdamW, one tensor, float64
+function adamReference(p0: Float32Array, grads: Float32Array[], h: AdamHyper): Float64Array {
+  const p = Float64Array.from(p0);
+  const m = new Float64Array(p.length), v = new Float64Array(p.length);
+  grads.forEach((g32, s) => {
+    const step = s + 1;
+    for (let i = 0; i < p.length; i++) {
+      let g = g32[i];
+      if (h.weightDecay !== 0) {
+        if (h.decoupled) p[i] *= 1 - h.lr * h.weightDecay;
+        else g += h.weightDecay * p[i];
+      }
+      m[i] = h.beta1 * m[i] + (1 - h.beta1) * g;
+      v[i] = h.beta2 * v[i] + (1 - h.beta2) * g * g;
+      const bc1 = 1 - h.beta1 ** step, bc2 = 1 - h.beta2 ** step;
+      const denom = Math.sqrt(v[i]) / Math.sqrt(bc2) + h.eps;
+      p[i] -= (h.lr / bc1) * (m[i] / denom);
+    }
+  });
+  return p;
+}
+
+interface SgdHyper { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean }
+
+function sgdReference(p0: Float32Array, grads: Float32Array[], h: SgdHyper): Float64Array {
+  const p = Float64Array.from(p0);
+  const buf = new Float64Array(p.length);
+  grads.forEach((g32, s) => {
+    for (let i = 0; i < p.length; i++) {
+      let g = g32[i] + h.weightDecay * p[i];
+      if (h.momentum !== 0) {
+        buf[i] = s === 0 ? g : h.momentum * buf[i] + (1 - h.dampening) * g;
+        g = h.nesterov ? g + h.momentum * buf[i] : buf[i];
+      }
+      p[i] -= h.lr * g;
+    }
+  });
+  return p;
+}
+
+/** runs the optimizer over the gradient sequence on a fresh parameter; returns its values */
+function run(make: (params: Tensor[]) => { step(): void; zeroGrad(): void; dispose(): void }, p0: Float32Array, grads: Float32Array[]): Float32Array {
+  const p = keep(Tensor.fromArray(p0, [p0.length], { requiresGrad: true }));
+  const opt = make([p]);
+  for (const g of grads) {
+    p.grad = Tensor.fromArray(g, [g.length]);
+    opt.step();
+    opt.zeroGrad();
+  }
+  const out = p.toArray() as Float32Array;
+  opt.dispose();
+  p.dispose();
+  return out;
+}
+
+const rng = new Rng(21);
+const p0 = rng.floats(50);
+const grads = Array.from({ length: 6 }, () => rng.floats(50, -2, 2));
+
+describe('Adam', () => {
+  it('a first step worked by hand: p - lr * g / (|g| + eps)', () => {
+    // step 1: m = (1-b1) g, v = (1-b2) g^2, bias corrections cancel them
+    const out = run((ps) => new Adam(ps, { lr: 0.1 }), Float32Array.of(1, -1, 0.5), [Float32Array.of(0.5, 0.25, -4)]);
+    expect(out[0]).toBeCloseTo(0.9, 6);
+    expect(out[1]).toBeCloseTo(-1.1, 6);
+    expect(out[2]).toBeCloseTo(0.6, 6);
+  });
+
+  const cases: Array<[string, AdamHyper]> = [
+    ['defaults', { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false }],
+    ['weight decay (L2 in the gradient)', { lr: 1e-2, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1, decoupled: false }],
+    ['AdamW (decoupled weight decay)', { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, decoupled: true }],
+  ];
+  for (const [name, h] of cases) {
+    it(`matches PyTorch's update over 6 steps: ${name}`, () => {
+      const out = run((ps) => new Adam(ps, { lr: h.lr, betas: [h.beta1, h.beta2], eps: h.eps, weightDecay: h.weightDecay, decoupled: h.decoupled }), p0, grads);
+      expectClose(out, adamReference(p0, grads, h), TOL.reduce, name);
+    });
+  }
+
+  it('skips a parameter without a gradient, and lr can change between steps', () => {
+    const a = keep(Tensor.fromArray([1, 2], [2], { requiresGrad: true }));
+    const b = keep(Tensor.fromArray([3], [1], { requiresGrad: true }));
+    const opt = new Adam([a, b], { lr: 0.5 });
+    a.grad = Tensor.fromArray([1, -1], [2]);
+    opt.step();
+    expect(Array.from(b.toArray())).toEqual([3]);
+    expect(a.toArray()[0]).toBeCloseTo(0.5, 6);
+    opt.lr = 0.25;
+    a.grad.dispose();
+    a.grad = Tensor.fromArray([1, -1], [2]);
+    opt.step();
+    expect(a.toArray()[0]).toBeCloseTo(0.25, 5);
+    opt.zeroGrad();
+    expect(a.grad).toBe(null);
+    opt.dispose();
+    a.dispose();
+    b.dispose();
+  });
+
+  it('state dict round trip: a fresh optimizer resumes with identical updates', () => {
+    const h: AdamHyper = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false };
+    const p = keep(Tensor.fromArray(p0, [50], { requiresGrad: true }));
+    const opt = new Adam([p], { lr: h.lr });
+    for (const g of grads.slice(0, 3)) {
+      p.grad = Tensor.fromArray(g, [50]);
+      opt.step();
+      opt.zeroGrad();
+    }
+    const sd = opt.stateDict();
+    expect(sd.step).toBe(3);
+    expect(Object.keys(sd.buffers).sort()).toEqual(['m.0', 'v.0']);
+    expect(sd.hyper).toMatchObject({ lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false });
+    const resumed = new Adam([p], { lr: 0.5 }); // the state's lr wins
+    resumed.loadStateDict(sd);
+    expect(resumed.lr).toBe(1e-2);
+    for (const g of grads.slice(3)) {
+      p.grad = Tensor.fromArray(g, [50]);
+      resumed.step();
+      resumed.zeroGrad();
+    }
+    expectClose(p.toArray(), adamReference(p0, grads, h), TOL.reduce, 'resumed');
+    [opt, resumed, p].forEach((x) => x.dispose());
+  });
+
+  it('loadStateDict names what does not fit', () => {
+    const p = keep(Tensor.zeros([4], { requiresGrad: true }));
+    const opt = new Adam([p]);
+    tidy(() => {
+      const bad = { step: 2, hyper: {}, buffers: { 'm.0': Tensor.zeros([5]), 'v.0': Tensor.zeros([4]), 'm.3': Tensor.zeros([4]), 'x.0': Tensor.zeros([4]) } };
+      let err: CudalabError | null = null;
+      try {
+        opt.loadStateDict(bad);
+      } catch (e) {
+        err = e as CudalabError;
+      }
+      expect(err?.code).toBe('ERR_STATE');
+      expect(err?.message).toContain('size mismatch for "m.0": the state has [5], parameter 0 has [4]');
+      expect(err?.message).toContain('buffer "m.3" is for parameter 3, there are 1');
+      expect(err?.message).toContain('unexpected buffer "x.0"');
+    });
+    p.dispose();
+  });
+
+  it('rejects bad hyperparameters', () => {
+    const p = keep(Tensor.zeros([1], { requiresGrad: true }));
+    expect(() => new Adam([p], { lr: -1 })).toThrow(/Adam: lr must be in \[0, Infinity\], got -1/);
+    expect(() => new Adam([p], { betas: [1, 0.9] })).toThrow(/betas\[0\] must be in/);
+    expect(() => new Adam([])).toThrow(/non-empty array of parameters/);
+    p.dispose();
+  });
+});
+
+describe('SGD', () => {
+  it('a plain step worked by hand: p - lr * (g + wd * p)', () => {
+    const out = run((ps) => new SGD(ps, { lr: 0.1, weightDecay: 0.5 }), Float32Array.of(2, -1), [Float32Array.of(1, 3)]);
+    // 2 - 0.1 * (1 + 1) = 1.8 ; -1 - 0.1 * (3 - 0.5) = -1.25
+    expect(out[0]).toBeCloseTo(1.8, 6);
+    expect(out[1]).toBeCloseTo(-1.25, 6);
+  });
+
+  const cases: Array<[string, SgdHyper]> = [
+    ['no momentum', { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }],
+    ['momentum with dampening and weight decay', { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01, nesterov: false }],
+    ['nesterov', { lr: 0.05, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: true }],
+  ];
+  for (const [name, h] of cases) {
+    it(`matches PyTorch's update over 6 steps: ${name}`, () => {
+      const out = run((ps) => new SGD(ps, h), p0, grads);
+      expectClose(out, sgdReference(p0, grads, h), TOL.reduce, name);
+    });
+  }
+
+  it('keeps momentum buffers in its state dict, and resumes from them', () => {
+    const h: SgdHyper = { lr: 0.05, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false };
+    const p = keep(Tensor.fromArray(p0, [50], { requiresGrad: true }));
+    const opt = new SGD([p], h);
+    for (const g of grads.slice(0, 2)) {
+      p.grad = Tensor.fromArray(g, [50]);
+      opt.step();
+      opt.zeroGrad();
+    }
+    const sd = opt.stateDict();
+    expect(Object.keys(sd.buffers)).toEqual(['momentum.0']);
+    const resumed = new SGD([p], { lr: 1 });
+    resumed.loadStateDict(sd);
+    for (const g of grads.slice(2)) {
+      p.grad = Tensor.fromArray(g, [50]);
+      resumed.step();
+      resumed.zeroGrad();
+    }
+    expectClose(p.toArray(), sgdReference(p0, grads, h), TOL.reduce, 'resumed');
+    [opt, resumed, p].forEach((x) => x.dispose());
+  });
+
+  it('needs lr, and nesterov needs momentum without dampening', () => {
+    const p = keep(Tensor.zeros([1], { requiresGrad: true }));
+    expect(() => new SGD([p], {} as { lr: number })).toThrow(/SGD: lr is required/);
+    expect(() => new SGD([p], { lr: 0.1, nesterov: true })).toThrow(/nesterov momentum requires momentum > 0 and dampening = 0/);
+    p.dispose();
+  });
+});
