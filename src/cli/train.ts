@@ -12,7 +12,7 @@ export function usageError(cmd: Command, message: string): never {
 }
 
 // the options only a fresh run takes; --resume uses the run's saved config instead
-const FRESH_ONLY = ['lr', 'batch', 'model', 'seed', 'limit', 'name', 'augment', 'stopOnNan', 'out', 'data'];
+const FRESH_ONLY = ['lr', 'batch', 'model', 'seed', 'limit', 'name', 'augment', 'stopOnNan', 'out'];
 
 // `cudalab train`: one run, written to runs/NAME/
 export function register(program: Command): void {
@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'where run directories go', TRAIN_DEFAULTS.out)
     .option('--name <name>', 'the run directory name (default MODEL-lrLR-bBATCH-sSEED)')
     .option('--json', 'print the summary as JSON on stdout and nothing else there')
-    .option('--resume <dir>', 'go on from the last checkpoint of a run directory (runs/NAME) with its saved config')
+    .option('--resume <dir>', 'go on from the last checkpoint of a run directory (runs/NAME) with its saved config (--epochs, --device, --data may change)')
     .option('--stop-on-nan', 'stop when the loss is not finite (by default the run goes on and reports it)')
     .option('--no-download', 'fail instead of downloading CIFAR-10 when it is missing')
     .option('--augment', 'random crops (4 pixels of padding) and horizontal flips')
@@ -63,6 +63,7 @@ Examples:
             {
               device: fromCli('device') ? checkDevice(opts.device) : undefined,
               epochs: fromCli('epochs') ? checkPositiveInt(opts.epochs, '--epochs', 100_000) : undefined,
+              data: fromCli('data') ? String(opts.data) : undefined,
               download: opts.download as boolean,
             },
             { progress },

@@ -62,6 +62,8 @@ export interface ResumeOverrides {
   device?: DeviceChoice;
   /** more epochs than the saved config had */
   epochs?: number;
+  /** the data set moved */
+  data?: string;
   download?: boolean;
 }
 
@@ -94,6 +96,7 @@ export async function resumeRun(runDir: string, overrides: ResumeOverrides = {},
     config.device = deviceFor(saved.device);
   }
   if (overrides.epochs !== undefined) config.epochs = checkPositiveInt(overrides.epochs, '--epochs', 100_000);
+  if (overrides.data !== undefined) config.data = path.resolve(overrides.data);
   const summaryFile = path.join(runDir, SUMMARY_FILE);
   if (fs.existsSync(summaryFile)) {
     const done = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as RunSummary;
