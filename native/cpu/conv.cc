@@ -1,105 +1,330 @@
-// 2-d convolution on the cpu as im2col + gemm, one image at a time.
+// 2-d convolution on the cpu as gemm over the unrolled image (im2col), with
+// the unrolling done inside gemm's packing step (gemm.h), so the im2col matrix
+// is never written out in full.
 //
-// forward:          y_n  = w (k x crs) * col(x_n) (crs x pq)  (+ bias)
-// backward input:   dx_n = col2im( w^T (crs x k) * dy_n (k x pq) )
-// backward weight:  dw   = sum over n of dy_n (k x pq) * col(x_n)^T (pq x crs)
+// the whole batch is one gemm, its columns running over (image, p, q):
+//   col(x)   the c*r*s x n*p*q unrolled input: element (ci*r*s + ky*s + kx,
+//            (img*p + oh)*q + ow) = x[img][ci][oh*stride - pad + ky][ow*stride - pad + kx]
+//            (zero in the padding)
+//   dy       read as a k x n*p*q matrix
 //
-// images are spread over the threads (each thread unrolls its image into its
-// own scratch buffer and runs a single-threaded gemm). with fewer images than
-// threads the images run one after another and gemm itself goes parallel;
-// results are the same either way, since each output is computed by the same
-// arithmetic whichever thread runs it.
+// forward:          y  = w (k x crs) * col(x)          (+ bias)
+// backward weight:  dw = dy * col(x)^T                  (the batch is gemm's k)
+// backward input:   dx = col2im(w^T (crs x k) * dy)     (a group of images at a
+//                        time, so the unrolled gradient stays small)
+//
+// determinism: y, dw and the unrolled gradient are gemm outputs (one thread
+// per element, fixed summation order; see gemm.cc). the batch reduction of dw
+// is gemm's k loop, in order; col2im adds each image's unrolled gradient in a
+// fixed (ky, kx, oh, ow) order; db sums each plane in order, then the images in
+// order. so nothing depends on the thread count.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "cpu/gemm.h"
 #include "cpu/parallel.h"
 #include "ops.h"
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 namespace cudalab {
 namespace cpu {
 namespace {
 
-int64_t crs_of(const ConvShape& s) { return (int64_t)s.c * s.r * s.s; }
-int64_t pq_of(const ConvShape& s) { return (int64_t)s.p * s.q; }
+constexpr int MR = GEMM_MR;
+constexpr int NR = GEMM_NR;
 
-// a 1x1 kernel with unit stride and no padding needs no unrolling: col(x) = x
-bool is_pointwise(const ConvShape& s) {
-  return s.r == 1 && s.s == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 &&
-         s.pad_w == 0;
+// the geometry of the batch's unrolled columns
+struct Columns {
+  const ConvShape& s;
+  int64_t pq, chw, hw;
+  explicit Columns(const ConvShape& shape)
+      : s(shape),
+        pq((int64_t)shape.p * shape.q),
+        chw((int64_t)shape.c * shape.h * shape.w),
+        hw((int64_t)shape.h * shape.w) {}
+  int64_t count() const { return (int64_t)s.n * pq; }
+  int64_t crs() const { return (int64_t)s.c * s.r * s.s; }
+};
+
+// a run of consecutive columns that share one image and one output row, so
+// that (for stride 1) they read consecutive input pixels
+struct Run {
+  int offset;  // first column, relative to where the walk started
+  int len;
+  int64_t image;  // offset of the image in x (or in dy)
+  int ih0, iw0;   // input coordinates of the first column for ky = kx = 0
+  int64_t pos;    // oh*q + ow of the first column
+};
+
+// splits columns [j, j + len) into runs; returns how many (at most len)
+int split_runs(const Columns& g, int64_t j, int len, int64_t image_stride, Run* runs) {
+  int count = 0;
+  for (int off = 0; off < len;) {
+    const int64_t col = j + off;
+    const int64_t img = col / g.pq, pos = col - img * g.pq;
+    const int oh = (int)(pos / g.s.q), ow = (int)(pos - (int64_t)oh * g.s.q);
+    const int n = std::min(len - off, g.s.q - ow);
+    runs[count++] = {off, n, img * image_stride, oh * g.s.stride_h - g.s.pad_h,
+                     ow * g.s.stride_w - g.s.pad_w, pos};
+    off += n;
+  }
+  return count;
 }
 
-// the valid output columns [lo, hi) for kernel column kx: those whose input
-// column ow*stride - pad + kx lies inside [0, w)
-void valid_range(int out, int in, int stride, int pad, int kx, int* lo, int* hi) {
-  // smallest o with o*stride - pad + kx >= 0
-  int a = pad - kx;
-  int first = a <= 0 ? 0 : (a + stride - 1) / stride;
-  // largest o with o*stride - pad + kx <= in - 1
-  int b = in - 1 + pad - kx;
-  int last = b < 0 ? -1 : b / stride;
-  *lo = std::min(first, out);
-  *hi = std::max(*lo, std::min(last + 1, out));
-}
+// the unrolled row index ci*r*s + ky*s + kx, stepped one at a time
+struct Tap {
+  int ci, ky, kx;
+  Tap(const ConvShape& s, int64_t row)
+      : ci((int)(row / ((int64_t)s.r * s.s))),
+        ky((int)(row / s.s % s.r)),
+        kx((int)(row % s.s)) {}
+  void next(const ConvShape& s) {
+    if (++kx == s.s) {
+      kx = 0;
+      if (++ky == s.r) {
+        ky = 0;
+        ci++;
+      }
+    }
+  }
+};
 
-// rows [row_lo, row_hi) of col (crs x pq) for one image x (c x h x w)
-void im2col_rows(const ConvShape& s, const float* x, float* col, int64_t row_lo,
-                 int64_t row_hi) {
-  const int64_t pq = pq_of(s);
-  for (int64_t row = row_lo; row < row_hi; row++) {
-    const int kx = (int)(row % s.s);
-    const int ky = (int)((row / s.s) % s.r);
-    const int ci = (int)(row / ((int64_t)s.s * s.r));
-    const float* plane = x + (int64_t)ci * s.h * s.w;
-    float* out = col + row * pq;
-    int q_lo, q_hi;
-    valid_range(s.q, s.w, s.stride_w, s.pad_w, kx, &q_lo, &q_hi);
-    for (int oh = 0; oh < s.p; oh++) {
-      float* dst = out + (int64_t)oh * s.q;
-      const int ih = oh * s.stride_h - s.pad_h + ky;
-      if (ih < 0 || ih >= s.h) {
-        std::fill(dst, dst + s.q, 0.0f);
-        continue;
-      }
-      const float* src = plane + (int64_t)ih * s.w - s.pad_w + kx;
-      std::fill(dst, dst + q_lo, 0.0f);
-      if (s.stride_w == 1) {
-        std::memcpy(dst + q_lo, src + q_lo, sizeof(float) * (q_hi - q_lo));
-      } else {
-        for (int ow = q_lo; ow < q_hi; ow++) dst[ow] = src[(int64_t)ow * s.stride_w];
-      }
-      std::fill(dst + q_hi, dst + s.q, 0.0f);
+// dst[0..len) = one run of an unrolled row: input row ih of plane `plane`,
+// columns iw, iw + stride, ... with zeros outside the image
+inline void copy_run(const ConvShape& s, const float* plane, int ih, int iw, int len,
+                     float* dst) {
+  if (ih < 0 || ih >= s.h) {
+    std::fill(dst, dst + len, 0.0f);
+    return;
+  }
+  const float* row = plane + (int64_t)ih * s.w;
+  if (s.stride_w == 1) {
+    // valid l: 0 <= iw + l < w
+    const int lo = std::min(len, std::max(0, -iw));
+    const int hi = std::max(lo, std::min(len, s.w - iw));
+    std::fill(dst, dst + lo, 0.0f);
+    std::memcpy(dst + lo, row + iw + lo, sizeof(float) * (hi - lo));
+    std::fill(dst + hi, dst + len, 0.0f);
+  } else {
+    for (int l = 0; l < len; l++) {
+      const int x = iw + l * s.stride_w;
+      dst[l] = x >= 0 && x < s.w ? row[x] : 0.0f;
     }
   }
 }
 
-// dx planes [c_lo, c_hi) of one image from col (crs x pq): each plane is
-// zeroed and then accumulated in a fixed (ky, kx, oh, ow) order
-void col2im_channels(const ConvShape& s, const float* col, float* dx, int64_t c_lo,
+#ifdef __AVX2__
+// 16 consecutive pixels of input row ih starting at column iw, zeros outside
+// the image (stride 1)
+inline void load16(const ConvShape& s, const float* plane, int ih, int iw, float* dst) {
+  if (ih < 0 || ih >= s.h) {
+    _mm256_store_ps(dst, _mm256_setzero_ps());
+    _mm256_store_ps(dst + 8, _mm256_setzero_ps());
+    return;
+  }
+  const float* row = plane + (int64_t)ih * s.w;
+  if (iw >= 0 && iw + 16 <= s.w) {
+    _mm256_store_ps(dst, _mm256_loadu_ps(row + iw));
+    _mm256_store_ps(dst + 8, _mm256_loadu_ps(row + iw + 8));
+    return;
+  }
+  // masked loads never touch the lanes outside the image
+  const __m256i lane_lo = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i lane_hi = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
+  const __m256i start = _mm256_set1_epi32(iw), limit = _mm256_set1_epi32(s.w);
+  const __m256i x_lo = _mm256_add_epi32(lane_lo, start), x_hi = _mm256_add_epi32(lane_hi, start);
+  // valid when x >= 0 and x < w: (x > -1) and (w > x)
+  const __m256i minus1 = _mm256_set1_epi32(-1);
+  const __m256i m_lo = _mm256_and_si256(_mm256_cmpgt_epi32(x_lo, minus1),
+                                        _mm256_cmpgt_epi32(limit, x_lo));
+  const __m256i m_hi = _mm256_and_si256(_mm256_cmpgt_epi32(x_hi, minus1),
+                                        _mm256_cmpgt_epi32(limit, x_hi));
+  const float* base = reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(row) +
+                                                     (intptr_t)iw * (intptr_t)sizeof(float));
+  _mm256_store_ps(dst, _mm256_maskload_ps(base, m_lo));
+  _mm256_store_ps(dst + 8, _mm256_maskload_ps(base + 8, m_hi));
+}
+#endif
+
+// y = w * col(x): A is w (plain), B is col(x) packed straight from x
+struct ForwardOperands final : GemmOperands {
+  Columns g;
+  const float* x;
+  const float* w;
+  ForwardOperands(const ConvShape& s, const float* x_, const float* w_) : g(s), x(x_), w(w_) {}
+
+  void pack_a(int i0, int rows, int p0, int kc, float* out) const override {
+    pack_a_plain(false, w, g.crs(), g.s.k, i0, rows, p0, kc, out);
+  }
+
+  // depth p0.. are unrolled rows (taps), columns j0.. are output positions
+  void pack_b(int j0, int cols, int p0, int kc, float* out) const override {
+    const ConvShape& s = g.s;
+    for (int t = 0; t * NR < cols; t++, out += (int64_t)NR * kc) {
+      const int64_t base = (int64_t)j0 + t * NR;
+      const int valid = (int)std::min<int64_t>(std::min(NR, cols - t * NR), g.count() - base);
+      Run runs[NR];
+      const int nruns = split_runs(g, base, valid, g.chw, runs);
+      Tap tap(s, p0);
+#ifdef __AVX2__
+      if (nruns == 1 && valid == NR && s.stride_w == 1) {
+        const float* img = x + runs[0].image;
+        for (int p = 0; p < kc; p++, tap.next(s))
+          load16(s, img + tap.ci * g.hw, runs[0].ih0 + tap.ky, runs[0].iw0 + tap.kx, out + p * NR);
+        continue;
+      }
+#endif
+      for (int p = 0; p < kc; p++, tap.next(s)) {
+        float* dst = out + p * NR;
+        for (int r = 0; r < nruns; r++) {
+          const Run& run = runs[r];
+          copy_run(s, x + run.image + tap.ci * g.hw, run.ih0 + tap.ky, run.iw0 + tap.kx, run.len,
+                   dst + run.offset);
+        }
+        std::fill(dst + valid, dst + NR, 0.0f);
+      }
+    }
+  }
+};
+
+// dw = dy * col(x)^T: A is dy read as k x n*p*q, B is col(x)^T packed from x.
+// the depth (n*p*q) runs across images, so the batch sum is gemm's k loop
+struct WeightOperands final : GemmOperands {
+  Columns g;
+  const float* x;
+  const float* dy;
+  WeightOperands(const ConvShape& s, const float* x_, const float* dy_) : g(s), x(x_), dy(dy_) {}
+
+  // rows i0.. are output channels, depth p0.. are output positions
+  void pack_a(int i0, int rows, int p0, int kc, float* out) const override {
+    const ConvShape& s = g.s;
+    const int64_t image_stride = (int64_t)s.k * g.pq;
+    for (int t = 0; t * MR < rows; t++, out += (int64_t)MR * kc) {
+      const int ch0 = i0 + t * MR;
+      const int valid = std::min({MR, i0 + rows - ch0, s.k - ch0});
+      // the depth walks through images: one stretch per image
+      for (int off = 0; off < kc;) {
+        const int64_t col = (int64_t)p0 + off;
+        const int64_t img = col / g.pq, pos = col - img * g.pq;
+        const int len = (int)std::min<int64_t>(kc - off, g.pq - pos);
+        const float* src = dy + img * image_stride + (int64_t)ch0 * g.pq + pos;
+        float* dst = out + (int64_t)off * MR;
+        for (int r = 0; r < MR; r++) {
+          if (r < valid) {
+            const float* row = src + (int64_t)r * g.pq;
+            for (int l = 0; l < len; l++) dst[l * MR + r] = row[l];
+          } else {
+            for (int l = 0; l < len; l++) dst[l * MR + r] = 0.0f;
+          }
+        }
+        off += len;
+      }
+    }
+  }
+
+  // depth p0.. are output positions, columns j0.. are unrolled rows (taps)
+  void pack_b(int j0, int cols, int p0, int kc, float* out) const override {
+    const ConvShape& s = g.s;
+    Run runs[GEMM_KC + 1];
+    const int nruns = split_runs(g, p0, kc, g.chw, runs);
+    alignas(64) float line[GEMM_KC];
+    for (int t = 0; t * NR < cols; t++, out += (int64_t)NR * kc) {
+      const int64_t base = (int64_t)j0 + t * NR;
+      const int valid = (int)std::min<int64_t>(std::min(NR, cols - t * NR), g.crs() - base);
+      Tap tap(s, base);
+      for (int j = 0; j < NR; j++, tap.next(s)) {
+        if (j >= valid) {
+          for (int p = 0; p < kc; p++) out[p * NR + j] = 0.0f;
+          continue;
+        }
+        // unroll this tap's row over the depth, then scatter it into column j
+        for (int r = 0; r < nruns; r++) {
+          const Run& run = runs[r];
+          copy_run(s, x + run.image + tap.ci * g.hw, run.ih0 + tap.ky, run.iw0 + tap.kx, run.len,
+                   line + run.offset);
+        }
+        for (int p = 0; p < kc; p++) out[p * NR + j] = line[p];
+      }
+    }
+  }
+};
+
+// the unrolled gradient of a group of images: w^T (crs x k) * dy, B being
+// dy read as k x (group's p*q columns)
+struct InputOperands final : GemmOperands {
+  Columns g;
+  const float* w;
+  const float* dy;  // the group's first image
+  int64_t columns;  // images in the group * p*q
+  InputOperands(const ConvShape& s, const float* w_, const float* dy_, int64_t columns_)
+      : g(s), w(w_), dy(dy_), columns(columns_) {}
+
+  void pack_a(int i0, int rows, int p0, int kc, float* out) const override {
+    pack_a_plain(true, w, g.crs(), (int)g.crs(), i0, rows, p0, kc, out);
+  }
+
+  // depth p0.. are output channels, columns j0.. are output positions
+  void pack_b(int j0, int cols, int p0, int kc, float* out) const override {
+    const int64_t image_stride = (int64_t)g.s.k * g.pq;
+    for (int t = 0; t * NR < cols; t++, out += (int64_t)NR * kc) {
+      const int64_t base = (int64_t)j0 + t * NR;
+      const int valid = (int)std::min<int64_t>(std::min(NR, cols - t * NR), columns - base);
+      const int64_t img = base / g.pq, pos = base - img * g.pq;
+      const float* src = dy + img * image_stride + (int64_t)p0 * g.pq + pos;
+      if (valid == NR && pos + NR <= g.pq) {
+        for (int p = 0; p < kc; p++, src += g.pq) std::memcpy(out + p * NR, src, sizeof(float) * NR);
+        continue;
+      }
+      for (int j = 0; j < NR; j++) {
+        if (j >= valid) {
+          for (int p = 0; p < kc; p++) out[p * NR + j] = 0.0f;
+          continue;
+        }
+        const int64_t col = base + j, im = col / g.pq, ps = col - im * g.pq;
+        const float* from = dy + im * image_stride + (int64_t)p0 * g.pq + ps;
+        for (int p = 0; p < kc; p++) out[p * NR + j] = from[(int64_t)p * g.pq];
+      }
+    }
+  }
+};
+
+// dx planes [c_lo, c_hi) of one image from its unrolled gradient col
+// (crs x p*q, row stride ld): each plane is zeroed and then accumulated in a
+// fixed (ky, kx, oh, ow) order
+void col2im_channels(const ConvShape& s, const float* col, int64_t ld, float* dx, int64_t c_lo,
                      int64_t c_hi) {
-  const int64_t pq = pq_of(s);
   for (int64_t ci = c_lo; ci < c_hi; ci++) {
     float* plane = dx + ci * s.h * s.w;
     std::fill(plane, plane + (int64_t)s.h * s.w, 0.0f);
     for (int ky = 0; ky < s.r; ky++) {
       for (int kx = 0; kx < s.s; kx++) {
-        const float* src = col + ((ci * s.r + ky) * s.s + kx) * pq;
-        int q_lo, q_hi;
-        valid_range(s.q, s.w, s.stride_w, s.pad_w, kx, &q_lo, &q_hi);
+        const float* src = col + ((ci * s.r + ky) * s.s + kx) * ld;
+        // valid ow: 0 <= ow*stride - pad + kx < w
+        const int a = s.pad_w - kx, b = s.w - 1 + s.pad_w - kx;
+        const int q_lo = std::min(s.q, a <= 0 ? 0 : (a + s.stride_w - 1) / s.stride_w);
+        const int q_hi = std::max(q_lo, std::min(s.q, b < 0 ? 0 : b / s.stride_w + 1));
         for (int oh = 0; oh < s.p; oh++) {
           const int ih = oh * s.stride_h - s.pad_h + ky;
           if (ih < 0 || ih >= s.h) continue;
           float* dst = plane + (int64_t)ih * s.w - s.pad_w + kx;
           const float* row = src + (int64_t)oh * s.q;
-          for (int ow = q_lo; ow < q_hi; ow++) dst[(int64_t)ow * s.stride_w] += row[ow];
+          if (s.stride_w == 1) {
+            for (int ow = q_lo; ow < q_hi; ow++) dst[ow] += row[ow];
+          } else {
+            for (int ow = q_lo; ow < q_hi; ow++) dst[(int64_t)ow * s.stride_w] += row[ow];
+          }
         }
       }
     }
   }
 }
 
-// per-thread scratch for one image's unrolled columns
+// per-thread scratch for a group's unrolled gradient
 float* scratch(int64_t floats) {
   thread_local std::vector<float> buffer;
   if ((int64_t)buffer.size() < floats) {
@@ -110,100 +335,59 @@ float* scratch(int64_t floats) {
   return buffer.data();
 }
 
-// the unrolled image: x itself for pointwise kernels, else scratch filled by
-// im2col (in parallel over rows when called outside a parallel region)
-const float* unroll(const ConvShape& s, const float* x) {
-  if (is_pointwise(s)) return x;
-  const int64_t crs = crs_of(s), pq = pq_of(s);
-  float* col = scratch(crs * pq);
-  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(pq, 1));
-  parallel_for(0, crs, grain,
-               [&](int64_t lo, int64_t hi) { im2col_rows(s, x, col, lo, hi); });
-  return col;
-}
-
 }  // namespace
 
 void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* bias,
                     float* y) {
-  const int64_t crs = crs_of(s), pq = pq_of(s);
-  const int64_t x_image = (int64_t)s.c * s.h * s.w, y_image = (int64_t)s.k * pq;
-  parallel_for(0, s.n, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t img = lo; img < hi; img++) {
-      float* yn = y + img * y_image;
-      const float* col = unroll(s, x + img * x_image);
-      if (bias) {
-        for (int kk = 0; kk < s.k; kk++) std::fill(yn + kk * pq, yn + (kk + 1) * pq, bias[kk]);
-      }
-      gemm(false, false, s.k, (int)pq, (int)crs, 1.0f, w, col, bias ? 1.0f : 0.0f, yn);
-    }
-  });
-}
-
-void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx) {
-  const int64_t crs = crs_of(s), pq = pq_of(s);
-  const int64_t x_image = (int64_t)s.c * s.h * s.w, y_image = (int64_t)s.k * pq;
-  parallel_for(0, s.n, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t img = lo; img < hi; img++) {
-      float* dxn = dx + img * x_image;
-      const float* dyn = dy + img * y_image;
-      if (is_pointwise(s)) {
-        gemm(true, false, (int)crs, (int)pq, s.k, 1.0f, w, dyn, 0.0f, dxn);
-        continue;
-      }
-      float* col = scratch(crs * pq);
-      gemm(true, false, (int)crs, (int)pq, s.k, 1.0f, w, dyn, 0.0f, col);
-      parallel_for(0, s.c, 1,
-                   [&](int64_t c_lo, int64_t c_hi) { col2im_channels(s, col, dxn, c_lo, c_hi); });
-    }
-  });
+  const Columns g(s);
+  // y seen as k x n*p*q: one p*q segment per image, images k*p*q apart; the
+  // bias goes in as gemm's row bias, in the same pass
+  GemmOutput out{y, g.pq, g.pq, (int64_t)s.k * g.pq, bias};
+  gemm_operands(s.k, (int)g.count(), (int)g.crs(), 1.0f, ForwardOperands(s, x, w), 0.0f, out);
 }
 
 void conv2d_backward_weight(const ConvShape& s, const float* x, const float* dy, float* dw,
                             float* db) {
-  const int64_t crs = crs_of(s), pq = pq_of(s);
-  const int64_t x_image = (int64_t)s.c * s.h * s.w, y_image = (int64_t)s.k * pq;
-  const int64_t dw_size = (int64_t)s.k * crs;
-
-  // the batch is summed in fixed-size groups of images (the group size depends
-  // only on n), each group into its own partial, and the partials are added in
-  // group order: the same sums in the same order for any thread count
-  const int64_t group = std::max<int64_t>(1, (s.n + 15) / 16);
-  const int64_t groups = num_chunks(0, s.n, group);
-  std::vector<float> partials(groups > 1 ? groups * dw_size : 0);
-  parallel_chunks(0, s.n, group, [&](int64_t index, int64_t lo, int64_t hi) {
-    float* out = groups > 1 ? partials.data() + index * dw_size : dw;
-    for (int64_t img = lo; img < hi; img++) {
-      const float* col = unroll(s, x + img * x_image);
-      gemm(false, true, s.k, (int)crs, (int)pq, 1.0f, dy + img * y_image, col,
-           img == lo ? 0.0f : 1.0f, out);
-    }
-  });
-  if (s.n == 0) std::fill(dw, dw + dw_size, 0.0f);
-  if (groups > 1) {
-    parallel_for(0, dw_size, 1 << 14, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; i++) {
-        float acc = partials[i];
-        for (int64_t g = 1; g < groups; g++) acc += partials[g * dw_size + i];
-        dw[i] = acc;
-      }
-    });
-  }
-
+  const Columns g(s);
+  gemm_operands(s.k, (int)g.crs(), (int)g.count(), 1.0f, WeightOperands(s, x, dy), 0.0f,
+                GemmOutput{dw, g.crs()});
   if (db) {
     parallel_for(0, s.k, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t kk = lo; kk < hi; kk++) {
         float acc = 0.0f;
         for (int64_t img = 0; img < s.n; img++) {
-          const float* plane = dy + img * y_image + kk * pq;
+          const float* plane = dy + (img * s.k + kk) * g.pq;
           float image_sum = 0.0f;
-          for (int64_t i = 0; i < pq; i++) image_sum += plane[i];
+          for (int64_t i = 0; i < g.pq; i++) image_sum += plane[i];
           acc += image_sum;
         }
         db[kk] = acc;
       }
     });
   }
+}
+
+void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx) {
+  const Columns g(s);
+  const int64_t crs = g.crs();
+  const int64_t y_image = (int64_t)s.k * g.pq;
+  // groups of images whose unrolled gradient stays around a MiB; how the
+  // batch is grouped does not change any result
+  const int64_t per_group =
+      std::max<int64_t>(1, std::min<int64_t>(s.n, (1 << 18) / std::max<int64_t>(1, crs * g.pq)));
+  parallel_chunks(0, s.n, per_group, [&](int64_t, int64_t lo, int64_t hi) {
+    const int64_t columns = (hi - lo) * g.pq;
+    float* col = scratch(crs * columns);
+    gemm_operands((int)crs, (int)columns, s.k, 1.0f, InputOperands(s, w, dy + lo * y_image, columns),
+                  0.0f, GemmOutput{col, columns});
+    for (int64_t img = lo; img < hi; img++) {
+      float* dxn = dx + img * g.chw;
+      const float* coln = col + (img - lo) * g.pq;
+      parallel_for(0, s.c, 1, [&](int64_t c_lo, int64_t c_hi) {
+        col2im_channels(s, coln, columns, dxn, c_lo, c_hi);
+      });
+    }
+  });
 }
 
 }  // namespace cpu

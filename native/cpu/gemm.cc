@@ -68,95 +68,132 @@ struct Scratch {
   ~Scratch() { std::free(data); }
 };
 
-// the micro-kernel: acc = sum over p < kc of a[p*MR + r] * b[p*NR + j], then
-// C[r][j] = fma(alpha, acc, cb*C[r][j]); C is not read when cb == 0.
+// how a micro-kernel writes its tile: C[r][j] = alpha*acc + base, where base is
+// bias[r] when there is a row bias (first depth block only), else cb*C[r][j]
+// (cb = beta for the first depth block, 1 after it), and C is not read when
+// cb == 0. only the first `rows` rows and `cols` columns are touched.
+struct TileStore {
+  float alpha, cb;
+  const float* bias;  // MR values, or null
+  int rows, cols;
+};
+
+// the micro-kernel: acc = sum over p < kc of a[p*MR + r] * b[p*NR + j], in
+// order of p, one FMA per step; then the store above. every element of C goes
+// through this same code whatever the tile's position or size.
 #ifdef __AVX2__
 void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, float* c,
-                  int64_t ldc, float alpha, float cb) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+                  int64_t ldc, const TileStore& st) {
+  __m256 acc[MR][2];
+  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
 #pragma GCC unroll 4
   for (int p = 0; p < kc; p++) {
     const __m256 b0 = _mm256_load_ps(b);
     const __m256 b1 = _mm256_load_ps(b + 8);
-    __m256 av = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(av, b0, c00);
-    c01 = _mm256_fmadd_ps(av, b1, c01);
-    av = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(av, b0, c10);
-    c11 = _mm256_fmadd_ps(av, b1, c11);
-    av = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(av, b0, c20);
-    c21 = _mm256_fmadd_ps(av, b1, c21);
-    av = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(av, b0, c30);
-    c31 = _mm256_fmadd_ps(av, b1, c31);
-    av = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(av, b0, c40);
-    c41 = _mm256_fmadd_ps(av, b1, c41);
-    av = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(av, b0, c50);
-    c51 = _mm256_fmadd_ps(av, b1, c51);
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+      const __m256 av = _mm256_broadcast_ss(a + r);
+      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+    }
     a += MR;
     b += NR;
   }
-  const __m256 va = _mm256_set1_ps(alpha);
-  auto store = [&](float* row, __m256 lo, __m256 hi) {
-    if (cb == 0.0f) {
-      _mm256_storeu_ps(row, _mm256_mul_ps(va, lo));
-      _mm256_storeu_ps(row + 8, _mm256_mul_ps(va, hi));
-    } else {
-      const __m256 vb = _mm256_set1_ps(cb);
-      _mm256_storeu_ps(row, _mm256_fmadd_ps(va, lo, _mm256_mul_ps(vb, _mm256_loadu_ps(row))));
-      _mm256_storeu_ps(row + 8,
-                       _mm256_fmadd_ps(va, hi, _mm256_mul_ps(vb, _mm256_loadu_ps(row + 8))));
+  const __m256 va = _mm256_set1_ps(st.alpha);
+  const __m256 vb = _mm256_set1_ps(st.cb);
+  if (st.cols == NR) {
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+      if (r >= st.rows) break;
+      float* row = c + r * ldc;
+      __m256 lo, hi;
+      if (st.bias) {
+        const __m256 base = _mm256_set1_ps(st.bias[r]);
+        lo = _mm256_fmadd_ps(va, acc[r][0], base);
+        hi = _mm256_fmadd_ps(va, acc[r][1], base);
+      } else if (st.cb == 0.0f) {
+        lo = _mm256_mul_ps(va, acc[r][0]);
+        hi = _mm256_mul_ps(va, acc[r][1]);
+      } else {
+        lo = _mm256_fmadd_ps(va, acc[r][0], _mm256_mul_ps(vb, _mm256_loadu_ps(row)));
+        hi = _mm256_fmadd_ps(va, acc[r][1], _mm256_mul_ps(vb, _mm256_loadu_ps(row + 8)));
+      }
+      _mm256_storeu_ps(row, lo);
+      _mm256_storeu_ps(row + 8, hi);
     }
-  };
-  store(c + 0 * ldc, c00, c01);
-  store(c + 1 * ldc, c10, c11);
-  store(c + 2 * ldc, c20, c21);
-  store(c + 3 * ldc, c30, c31);
-  store(c + 4 * ldc, c40, c41);
-  store(c + 5 * ldc, c50, c51);
+    return;
+  }
+  // a partial tile: the same arithmetic, through lane masks
+  const __m256i lanes_lo = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i lanes_hi = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
+  const __m256i limit = _mm256_set1_epi32(st.cols);
+  const __m256i m_lo = _mm256_cmpgt_epi32(limit, lanes_lo);
+  const __m256i m_hi = _mm256_cmpgt_epi32(limit, lanes_hi);
+  for (int r = 0; r < st.rows; r++) {
+    float* row = c + r * ldc;
+    __m256 lo, hi;
+    if (st.bias) {
+      const __m256 base = _mm256_set1_ps(st.bias[r]);
+      lo = _mm256_fmadd_ps(va, acc[r][0], base);
+      hi = _mm256_fmadd_ps(va, acc[r][1], base);
+    } else if (st.cb == 0.0f) {
+      lo = _mm256_mul_ps(va, acc[r][0]);
+      hi = _mm256_mul_ps(va, acc[r][1]);
+    } else {
+      lo = _mm256_fmadd_ps(va, acc[r][0], _mm256_mul_ps(vb, _mm256_maskload_ps(row, m_lo)));
+      hi = _mm256_fmadd_ps(va, acc[r][1], _mm256_mul_ps(vb, _mm256_maskload_ps(row + 8, m_hi)));
+    }
+    _mm256_maskstore_ps(row, m_lo, lo);
+    _mm256_maskstore_ps(row + 8, m_hi, hi);
+  }
 }
 #else
 // portable version: the same sums in the same order; the compiler vectorises
 // the j loops
 void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, float* c,
-                  int64_t ldc, float alpha, float cb) {
+                  int64_t ldc, const TileStore& st) {
   float acc[MR][NR] = {};
   for (int p = 0; p < kc; p++, a += MR, b += NR)
     for (int r = 0; r < MR; r++)
       for (int j = 0; j < NR; j++) acc[r][j] += a[r] * b[j];
-  for (int r = 0; r < MR; r++)
-    for (int j = 0; j < NR; j++) {
-      float base = cb == 0.0f ? 0.0f : cb * c[r * ldc + j];
-      c[r * ldc + j] = alpha * acc[r][j] + base;
+  for (int r = 0; r < st.rows; r++)
+    for (int j = 0; j < st.cols; j++) {
+      float* x = c + r * ldc + j;
+      if (st.bias) {
+        *x = st.alpha * acc[r][j] + st.bias[r];
+      } else if (st.cb == 0.0f) {
+        *x = st.alpha * acc[r][j];
+      } else {
+        *x = st.alpha * acc[r][j] + st.cb * *x;
+      }
     }
 }
 #endif
 
-// an edge tile (rows x cols, smaller than MR x NR): staged through a full
-// MR x NR buffer so that it goes through exactly the same micro-kernel
-void edge_tile(int kc, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
-               float alpha, float cb) {
+// a tile that straddles two matrices of a segmented C: staged through a
+// contiguous MR x NR buffer so that it goes through the same micro-kernel
+void staged_tile(int kc, const float* a, const float* b, const GemmOutput& out, int64_t i,
+                 int64_t j, const TileStore& st) {
   alignas(64) float tile[MR * NR];
-  if (cb != 0.0f) {
-    std::memset(tile, 0, sizeof tile);
-    for (int r = 0; r < rows; r++) std::memcpy(tile + r * NR, c + r * ldc, sizeof(float) * cols);
-  }
-  micro_kernel(kc, a, b, tile, NR, alpha, cb);
-  for (int r = 0; r < rows; r++) std::memcpy(c + r * ldc, tile + r * NR, sizeof(float) * cols);
+  auto each_piece = [&](auto fn) {
+    for (int r = 0; r < st.rows; r++)
+      for (int jj = 0; jj < st.cols;) {
+        const int64_t col = j + jj;
+        const int len = (int)std::min<int64_t>(st.cols - jj, out.segment - col % out.segment);
+        fn(out.at(i + r, col), tile + r * NR + jj, len);
+        jj += len;
+      }
+  };
+  if (!st.bias && st.cb != 0.0f)
+    each_piece([](float* c, float* t, int len) { std::memcpy(t, c, sizeof(float) * len); });
+  micro_kernel(kc, a, b, tile, NR, st);
+  each_piece([](float* c, float* t, int len) { std::memcpy(c, t, sizeof(float) * len); });
 }
 
 // runs the blocked loops over rows [row0, row1) x columns [col0, col1) of C
 // (both starting on the tile grid; row1 and col1 may be clipped to m and n)
-void gemm_rectangle(int k, float alpha, const GemmOperands& ops, float beta, float* c,
-                    int64_t ldc, int row0, int row1, int col0, int col1) {
+void gemm_rectangle(int k, float alpha, const GemmOperands& ops, float beta,
+                    const GemmOutput& out, int row0, int row1, int col0, int col1) {
   thread_local Scratch packed_a, packed_b;
   const int kc_max = std::min(KC, k);
   float* pa = packed_a.get((size_t)MC * kc_max);
@@ -168,6 +205,7 @@ void gemm_rectangle(int k, float alpha, const GemmOperands& ops, float beta, flo
     for (int pc = 0; pc < k; pc += KC) {
       const int kc = std::min(KC, k - pc);
       const float cb = pc == 0 ? beta : 1.0f;
+      const bool with_bias = pc == 0 && out.row_bias;
       ops.pack_b(jc, nc, pc, kc, pb);
       for (int ic = row0; ic < row1; ic += MC) {
         const int mc = std::min(MC, row1 - ic);
@@ -175,14 +213,16 @@ void gemm_rectangle(int k, float alpha, const GemmOperands& ops, float beta, flo
         for (int jr = 0; jr < nc; jr += NR) {
           const int cols = std::min(NR, nc - jr);
           const float* bp = pb + (int64_t)jr * kc;
+          const int64_t j = jc + jr;
+          const bool one_segment = j / out.segment == (j + cols - 1) / out.segment;
           for (int ir = 0; ir < mc; ir += MR) {
-            const int rows = std::min(MR, mc - ir);
             const float* ap = pa + (int64_t)ir * kc;
-            float* ct = c + (int64_t)(ic + ir) * ldc + jc + jr;
-            if (rows == MR && cols == NR) {
-              micro_kernel(kc, ap, bp, ct, ldc, alpha, cb);
+            const TileStore st{alpha, cb, with_bias ? out.row_bias + ic + ir : nullptr,
+                               std::min(MR, mc - ir), cols};
+            if (one_segment) {
+              micro_kernel(kc, ap, bp, out.at(ic + ir, j), out.ldc, st);
             } else {
-              edge_tile(kc, ap, bp, ct, ldc, rows, cols, alpha, cb);
+              staged_tile(kc, ap, bp, out, ic + ir, j, st);
             }
           }
         }
@@ -191,16 +231,23 @@ void gemm_rectangle(int k, float alpha, const GemmOperands& ops, float beta, flo
   }
 }
 
-// C = beta*C (or 0 when beta == 0, without reading C): the k == 0 and
-// alpha == 0 cases
-void scale_c(int m, int n, float beta, float* c, int64_t ldc) {
+// C = beta*C (or 0 when beta == 0, without reading C; or the row bias): the
+// k == 0 and alpha == 0 cases
+void scale_c(int m, int n, float beta, const GemmOutput& out) {
   parallel_for(0, m, std::max<int64_t>(1, (1 << 15) / n), [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; i++) {
-      float* row = c + i * ldc;
-      if (beta == 0.0f) {
-        std::fill(row, row + n, 0.0f);
-      } else {
-        for (int j = 0; j < n; j++) row[j] = beta * row[j];
+      for (int64_t j = 0; j < n;) {
+        // one matrix's part of the row at a time
+        float* row = out.at(i, j);
+        const int64_t len = std::min<int64_t>(n - j, out.segment - j % out.segment);
+        if (out.row_bias) {
+          std::fill(row, row + len, out.row_bias[i]);
+        } else if (beta == 0.0f) {
+          std::fill(row, row + len, 0.0f);
+        } else {
+          for (int64_t t = 0; t < len; t++) row[t] = beta * row[t];
+        }
+        j += len;
       }
     }
   });
@@ -308,10 +355,10 @@ void pack_b_plain(bool trans, const float* b, int64_t ldb, int n, int j0, int co
 }
 
 void gemm_operands(int m, int n, int k, float alpha, const GemmOperands& ops, float beta,
-                   float* c, int64_t ldc) {
+                   const GemmOutput& out) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0.0f) {
-    scale_c(m, n, beta, c, ldc);
+    scale_c(m, n, beta, out);
     return;
   }
   // cut C into tm x tn rectangles on the tile grid, one per thread, choosing
@@ -341,7 +388,7 @@ void gemm_operands(int m, int n, int k, float alpha, const GemmOperands& ops, fl
       const int col0 = (int)(col_tiles * tj / tn * NR);
       const int col1 = (int)std::min<int64_t>(n, col_tiles * (tj + 1) / tn * NR);
       if (row0 < row1 && col0 < col1)
-        gemm_rectangle(k, alpha, ops, beta, c, ldc, row0, row1, col0, col1);
+        gemm_rectangle(k, alpha, ops, beta, out, row0, row1, col0, col1);
     }
   });
 }
@@ -365,7 +412,8 @@ struct PlainOperands final : GemmOperands {
 
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
           const float* b, float beta, float* c) {
-  gemm_operands(m, n, k, alpha, PlainOperands(trans_a, trans_b, m, n, k, a, b), beta, c, n);
+  gemm_operands(m, n, k, alpha, PlainOperands(trans_a, trans_b, m, n, k, a, b), beta,
+                GemmOutput{c, n});
 }
 
 }  // namespace cpu

@@ -20,6 +20,7 @@
 // thread count (see gemm.cc); k is cut into GEMM_KC-deep blocks in order.
 #pragma once
 #include <cstdint>
+#include <climits>
 
 namespace cudalab {
 namespace cpu {
@@ -34,11 +35,32 @@ struct GemmOperands {
   virtual ~GemmOperands() = default;
 };
 
-// C (m x n, row stride ldc) = alpha * A * B + beta * C; C is not read when
-// beta == 0. runs in parallel over tiles of C unless called from inside a
-// parallel region (then on the calling thread).
+// where C lives. a plain row-major C is {c, ldc}. a batch of row-major
+// matrices laid side by side as one wide C (conv's n*k*p*q output seen as
+// k x (n*p*q)) also sets segment (the columns of one matrix) and
+// segment_stride (the distance between matrices): element (i, j) is at
+// c[(j / segment) * segment_stride + i * ldc + j % segment].
+//
+// row_bias (m values, optional) replaces beta*C: C = alpha*A*B + row_bias[i],
+// computed as fma(alpha, acc, row_bias[i]) for the first depth block, which is
+// bit for bit what filling C with the bias and passing beta = 1 would give.
+struct GemmOutput {
+  float* c;
+  int64_t ldc;
+  int64_t segment = INT64_MAX;
+  int64_t segment_stride = 0;
+  const float* row_bias = nullptr;
+  float* at(int64_t i, int64_t j) const {
+    const int64_t s = j / segment;
+    return c + s * segment_stride + i * ldc + (j - s * segment);
+  }
+};
+
+// C (m x n) = alpha * A * B + beta * C; C is not read when beta == 0. runs in
+// parallel over tiles of C unless called from inside a parallel region (then
+// on the calling thread).
 void gemm_operands(int m, int n, int k, float alpha, const GemmOperands& ops, float beta,
-                   float* c, int64_t ldc);
+                   const GemmOutput& out);
 
 // the packers for plain row-major operands, for GemmOperands implementations
 // that have one ordinary side: op(A) of a stored m x k matrix (k x m when
