@@ -212,16 +212,9 @@ struct WeightOperands final : GemmOperands {
         const int64_t col = (int64_t)p0 + off;
         const int64_t img = col / g.pq, pos = col - img * g.pq;
         const int len = (int)std::min<int64_t>(kc - off, g.pq - pos);
-        const float* src = dy + img * image_stride + (int64_t)ch0 * g.pq + pos;
-        float* dst = out + (int64_t)off * MR;
-        for (int r = 0; r < MR; r++) {
-          if (r < valid) {
-            const float* row = src + (int64_t)r * g.pq;
-            for (int l = 0; l < len; l++) dst[l * MR + r] = row[l];
-          } else {
-            for (int l = 0; l < len; l++) dst[l * MR + r] = 0.0f;
-          }
-        }
+        const float* src[MR];
+        for (int r = 0; r < valid; r++) src[r] = dy + img * image_stride + (ch0 + r) * g.pq + pos;
+        pack_a_rows(src, valid, len, out + (int64_t)off * MR);
         off += len;
       }
     }
@@ -232,24 +225,23 @@ struct WeightOperands final : GemmOperands {
     const ConvShape& s = g.s;
     Run runs[GEMM_KC + 1];
     const int nruns = split_runs(g, p0, kc, g.chw, runs);
-    alignas(64) float line[GEMM_KC];
+    // each tap's row of col(x) over this depth block is unrolled into its own
+    // line, and the 16 lines are transposed into the panel
+    alignas(64) float lines[NR][GEMM_KC];
     for (int t = 0; t * NR < cols; t++, out += (int64_t)NR * kc) {
       const int64_t base = (int64_t)j0 + t * NR;
       const int valid = (int)std::min<int64_t>(std::min(NR, cols - t * NR), g.crs() - base);
       Tap tap(s, base);
-      for (int j = 0; j < NR; j++, tap.next(s)) {
-        if (j >= valid) {
-          for (int p = 0; p < kc; p++) out[p * NR + j] = 0.0f;
-          continue;
-        }
-        // unroll this tap's row over the depth, then scatter it into column j
+      const float* src[NR];
+      for (int j = 0; j < valid; j++, tap.next(s)) {
         for (int r = 0; r < nruns; r++) {
           const Run& run = runs[r];
           copy_run(s, x + run.image + tap.ci * g.hw, run.ih0 + tap.ky, run.iw0 + tap.kx, run.len,
-                   line + run.offset);
+                   lines[j] + run.offset);
         }
-        for (int p = 0; p < kc; p++) out[p * NR + j] = line[p];
+        src[j] = lines[j];
       }
+      pack_b_rows(src, valid, kc, out);
     }
   }
 };
@@ -324,6 +316,41 @@ void col2im_channels(const ConvShape& s, const float* col, int64_t ld, float* dx
   }
 }
 
+// the sum of n floats in a fixed order: 32 running lanes (i mod 32), added
+// together in a fixed tree, then the tail in order
+float plane_sum(const float* x, int64_t n) {
+  int64_t i = 0;
+  float total = 0.0f;
+#ifdef __AVX2__
+  if (n >= 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (; i + 32 <= n; i += 32) {
+      a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
+      a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + 8));
+      a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + i + 16));
+      a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + i + 24));
+    }
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, sum);
+    total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+            ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  }
+#else
+  if (n >= 32) {
+    float a[32] = {};
+    for (; i + 32 <= n; i += 32)
+      for (int l = 0; l < 32; l++) a[l] += x[i + l];
+    float lanes[8];
+    for (int l = 0; l < 8; l++) lanes[l] = (a[l] + a[l + 8]) + (a[l + 16] + a[l + 24]);
+    total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+            ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  }
+#endif
+  for (; i < n; i++) total += x[i];
+  return total;
+}
+
 // per-thread scratch for a group's unrolled gradient
 float* scratch(int64_t floats) {
   thread_local std::vector<float> buffer;
@@ -355,12 +382,7 @@ void conv2d_backward_weight(const ConvShape& s, const float* x, const float* dy,
     parallel_for(0, s.k, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t kk = lo; kk < hi; kk++) {
         float acc = 0.0f;
-        for (int64_t img = 0; img < s.n; img++) {
-          const float* plane = dy + (img * s.k + kk) * g.pq;
-          float image_sum = 0.0f;
-          for (int64_t i = 0; i < g.pq; i++) image_sum += plane[i];
-          acc += image_sum;
-        }
+        for (int64_t img = 0; img < s.n; img++) acc += plane_sum(dy + (img * s.k + kk) * g.pq, g.pq);
         db[kk] = acc;
       }
     });

@@ -279,6 +279,46 @@ inline void transpose8(__m256 r[8]) {
 
 // the packers for stored row-major matrices
 
+void pack_a_rows(const float* const* rows, int count, int len, float* out) {
+  int p = 0;
+#ifdef __AVX2__
+  // 8 depth steps at a time: MR rows (and two zero rows) transposed in registers
+  for (; p + 8 <= len; p += 8) {
+    __m256 r[8];
+    for (int i = 0; i < 8; i++)
+      r[i] = i < count && i < MR ? _mm256_loadu_ps(rows[i] + p) : _mm256_setzero_ps();
+    transpose8(r);
+    for (int q = 0; q < 8; q++) {
+      float* dst = out + (p + q) * MR;
+      _mm_storeu_ps(dst, _mm256_castps256_ps128(r[q]));
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), _mm256_extractf128_ps(r[q], 1));
+    }
+  }
+#endif
+  for (; p < len; p++)
+    for (int i = 0; i < MR; i++) out[p * MR + i] = i < count ? rows[i][p] : 0.0f;
+}
+
+void pack_b_rows(const float* const* rows, int count, int kc, float* out) {
+  int p = 0;
+#ifdef __AVX2__
+  // 8 x 8 blocks transposed in registers
+  for (; p + 8 <= kc; p += 8) {
+    for (int half = 0; half < 2; half++) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++) {
+        const int j = half * 8 + i;
+        r[i] = j < count ? _mm256_loadu_ps(rows[j] + p) : _mm256_setzero_ps();
+      }
+      transpose8(r);
+      for (int q = 0; q < 8; q++) _mm256_store_ps(out + (p + q) * NR + half * 8, r[q]);
+    }
+  }
+#endif
+  for (; p < kc; p++)
+    for (int j = 0; j < NR; j++) out[p * NR + j] = j < count ? rows[j][p] : 0.0f;
+}
+
 void pack_a_plain(bool trans, const float* a, int64_t lda, int m, int i0, int rows, int p0,
                   int kc, float* out) {
   for (int t = 0; t * MR < rows; t++, out += MR * kc) {
@@ -297,15 +337,9 @@ void pack_a_plain(bool trans, const float* a, int64_t lda, int m, int i0, int ro
       }
     } else {
       // stored m x k: MR rows of storage, read side by side
-      if (valid == MR) {
-        const float* src = a + (int64_t)base * lda + p0;
-        for (int p = 0; p < kc; p++)
-          for (int r = 0; r < MR; r++) out[p * MR + r] = src[r * lda + p];
-      } else {
-        for (int p = 0; p < kc; p++)
-          for (int r = 0; r < MR; r++)
-            out[p * MR + r] = r < valid ? a[(int64_t)(base + r) * lda + p0 + p] : 0.0f;
-      }
+      const float* src[MR];
+      for (int r = 0; r < valid; r++) src[r] = a + (int64_t)(base + r) * lda + p0;
+      pack_a_rows(src, valid, kc, out);
     }
   }
 }
@@ -331,26 +365,12 @@ void pack_b_plain(bool trans, const float* b, int64_t ldb, int n, int j0, int co
         for (int p = 0; p < kc; p++, src += ldb)
           for (int j = 0; j < NR; j++) out[p * NR + j] = j < valid ? src[j] : 0.0f;
       }
-      continue;
+    } else {
+      // stored n x k: each column of op(B) is a contiguous row of storage
+      const float* src[NR];
+      for (int j = 0; j < valid; j++) src[j] = b + (int64_t)(base + j) * ldb + p0;
+      pack_b_rows(src, valid, kc, out);
     }
-    // stored n x k: each column of op(B) is a contiguous row of storage
-    const float* src = b + (int64_t)base * ldb + p0;
-    int p = 0;
-#ifdef __AVX2__
-    if (valid == NR) {
-      // 8 x 8 blocks, transposed in registers
-      for (; p + 8 <= kc; p += 8) {
-        for (int half = 0; half < 2; half++) {
-          __m256 r[8];
-          for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(src + (half * 8 + j) * ldb + p);
-          transpose8(r);
-          for (int q = 0; q < 8; q++) _mm256_store_ps(out + (p + q) * NR + half * 8, r[q]);
-        }
-      }
-    }
-#endif
-    for (; p < kc; p++)
-      for (int j = 0; j < NR; j++) out[p * NR + j] = j < valid ? src[j * ldb + p] : 0.0f;
   }
 }
 

@@ -70,5 +70,14 @@ void pack_a_plain(bool trans, const float* a, int64_t lda, int m, int i0, int ro
 void pack_b_plain(bool trans, const float* b, int64_t ldb, int n, int j0, int cols, int p0,
                   int kc, float* out);
 
+// building blocks for packers whose operand is a set of contiguous rows
+// (transposed as they are packed, 8 x 8 at a time in registers):
+//   pack_a_rows: out[p*MR + r] = rows[r][p] for p < len, r < MR; rows past
+//     count are zeros. out is a depth position inside an A micro-panel.
+//   pack_b_rows: one whole B micro-panel, out[p*NR + j] = rows[j][p] for
+//     p < kc, j < NR; rows past count are zeros. out is 64-byte aligned.
+void pack_a_rows(const float* const* rows, int count, int len, float* out);
+void pack_b_rows(const float* const* rows, int count, int kc, float* out);
+
 }  // namespace cpu
 }  // namespace cudalab
