@@ -223,7 +223,10 @@ async function fetchToFile(url: string, file: string, opts: DownloadOptions): Pr
       await pipeline(res, meter, fs.createWriteStream(file, { flags: 'wx' }));
     } catch (err) {
       req.destroy();
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST' || (err as NodeJS.ErrnoException).syscall === 'open') throw err;
+      const e = err as NodeJS.ErrnoException;
+      if (e.syscall === 'open' || e.syscall === 'write') {
+        throw new DataError({ file, code: 'ERR_DOWNLOAD', expected: 'a new temporary file to write', got: e.message, cause: err });
+      }
       throw cutOff();
     }
     if (total !== null && received !== total) throw cutOff();
