@@ -36,6 +36,8 @@ export async function addPath(repo: Repo, target: string, options: AddOptions = 
     fields = { md5: h.md5, size: h.size, path: name };
   } else if (st.isDirectory()) {
     const relpaths = listFiles(abs);
+    const nested = relpaths.filter((r) => r.endsWith('.dvc'));
+    if (nested.length) throw new DvcError(`${target}: holds .dvc files (${nested.slice(0, 3).join(', ')}); its outputs would be tracked twice`);
     const progress = new Progress(`add ${displayPath(repo, abs)}`, relpaths.length, null, options.progress);
     const entries: DirEntry[] = [];
     let size = 0;

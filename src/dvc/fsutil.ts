@@ -61,9 +61,13 @@ export async function streamToTemp(
       done(null, chunk);
     },
   });
+  const sink = fs.createWriteStream(tmp, { flags: 'wx' });
   try {
-    await pipeline(source, tap, fs.createWriteStream(tmp, { flags: 'wx' }));
+    await pipeline(source, tap, sink);
   } catch (err) {
+    // the file may still be opening when the pipeline fails: remove it only
+    // once the stream has closed, or it could appear after the removal
+    if (!sink.closed) await new Promise((resolve) => sink.once('close', resolve));
     fs.rmSync(tmp, { force: true });
     throw err;
   }

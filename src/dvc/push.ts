@@ -75,11 +75,14 @@ export async function push(repo: Repo, targets: string[], options: PushOptions =
   const jobs = options.jobs ?? 4;
   try {
     const unique = dedupe(files);
-    // ask the remote what it already has
+    // ask the remote what it already has; an object whose size differs from
+    // the cached copy is damaged there and gets replaced
     const present = new Set<string>();
     const checkFailures = await runPool([...unique, ...manifests], jobs, async (item) => {
       const remote = await remotes.get(item.remoteName);
-      if (await remote.exists(item.ref.oid, item.ref.legacy)) present.add(itemKey(item));
+      const size = await remote.size(item.ref.oid, item.ref.legacy);
+      const cached = repo.cache.objectPath(item.ref.oid, item.ref.legacy);
+      if (size !== null && (!fs.existsSync(cached) || fs.statSync(cached).size === size)) present.add(itemKey(item));
     });
     if (checkFailures.length) throw checkFailures[0].error;
 

@@ -82,16 +82,20 @@ export class S3Remote {
     }
   }
 
-  /** whether the object exists on the remote */
-  async exists(oid: string, legacy: boolean): Promise<boolean> {
+  /** the object's size on the remote, or null when it is not there */
+  async size(oid: string, legacy: boolean): Promise<number | null> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.key(oid, legacy) }));
-      return true;
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.key(oid, legacy) }));
+      return res.ContentLength ?? 0;
     } catch (err) {
       const e = err as SdkError;
-      if (e.$metadata?.httpStatusCode === 404 || errorCode(e) === 'NotFound' || errorCode(e) === 'NoSuchKey') return false;
+      if (e.$metadata?.httpStatusCode === 404 || errorCode(e) === 'NotFound' || errorCode(e) === 'NoSuchKey') return null;
       throw this.error(e, `checking ${this.key(oid, legacy)}`);
     }
+  }
+
+  async exists(oid: string, legacy: boolean): Promise<boolean> {
+    return (await this.size(oid, legacy)) !== null;
   }
 
   async put(oid: string, legacy: boolean, body: Buffer | Readable, size: number, contentMd5Base64: string): Promise<void> {

@@ -21,7 +21,8 @@ export interface OutStatus {
   workspace: 'ok' | 'missing' | 'modified';
   changes: Change[]; // per file, for directories whose manifest is known
   notInCache: string[]; // labels of objects the cache lacks
-  remote: { name: string; missing: string[] } | { name: string; error: string } | null;
+  // damaged: on the remote with a size that differs from the cached copy's
+  remote: { name: string; missing: string[]; damaged: string[] } | { name: string; error: string } | null;
 }
 
 export interface StatusOptions {
@@ -102,12 +103,16 @@ async function outStatus(repo: Repo, out: TrackedOut, remotes: RemotePool | null
     result.remote = { name: remoteName ?? repo.config.core?.remote ?? '?', error: remoteError };
   } else if (remote) {
     const missing: string[] = [];
+    const damaged: string[] = [];
     const failures = await runPool(refs, options.jobs ?? 8, async (r) => {
-      if (!(await remote!.exists(r.oid, r.legacy))) missing.push(r === ref && out.isDir ? `${r.label} (manifest)` : r.label);
+      const label = r === ref && out.isDir ? `${r.label} (manifest)` : r.label;
+      const size = await remote!.size(r.oid, r.legacy);
+      if (size === null) missing.push(label);
+      else if (repo.cache.has(r.oid, r.legacy) && fs.statSync(repo.cache.objectPath(r.oid, r.legacy)).size !== size) damaged.push(label);
     });
     if (failures.length) result.remote = { name: remote.config.name, error: (failures[0].error as Error).message };
-    else result.remote = { name: remote.config.name, missing: missing.sort() };
-    if (out.isDir && !entries) result.remote = { name: remote.config.name, missing: [`${ref.label} (manifest; its files are unknown)`] };
+    else if (out.isDir && !entries) result.remote = { name: remote.config.name, missing: [`${ref.label} (manifest; its files are unknown)`], damaged: [] };
+    else result.remote = { name: remote.config.name, missing: missing.sort(), damaged: damaged.sort() };
   }
   return result;
 }
@@ -138,7 +143,12 @@ export function formatStatus(results: OutStatus[]): string {
     }
     if (r.notInCache.length) lines.push(`cache: ${r.notInCache.length} object(s) not in the cache${listSome(r.notInCache)}`);
     if (r.remote && 'error' in r.remote) lines.push(`remote not checked: ${r.remote.error}`);
-    else if (r.remote && r.remote.missing.length) lines.push(`remote '${r.remote.name}': ${r.remote.missing.length} object(s) missing${listSome(r.remote.missing)}`);
+    else if (r.remote) {
+      if (r.remote.missing.length) lines.push(`remote '${r.remote.name}': ${r.remote.missing.length} object(s) missing${listSome(r.remote.missing)}`);
+      if (r.remote.damaged.length) {
+        lines.push(`remote '${r.remote.name}': ${r.remote.damaged.length} object(s) differ in size from the cached copy (damaged; push replaces them)${listSome(r.remote.damaged)}`);
+      }
+    }
     const checked = r.remote ? `workspace, cache, remote '${r.remote.name}'` : 'workspace, cache';
     if (lines.length === 0) text += `${r.path}: up to date (${checked})\n`;
     else text += `${r.path}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;

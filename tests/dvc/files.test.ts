@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { addPath } from '../../src/dvc/add';
 import { formatIni, loadRepoConfig, parseIni, resolveRemote, writeIniFile } from '../../src/dvc/config';
 import { formatDvcFile, makeOut, outHashName, readDvcFile } from '../../src/dvc/dvcfile';
+import { Progress } from '../../src/dvc/progress';
 import { collectOuts, findDvcFiles, openRepo } from '../../src/dvc/repo';
 import { status } from '../../src/dvc/status';
 
@@ -98,6 +99,26 @@ describe('.dvc/config', () => {
   });
 });
 
+describe('progress', () => {
+  it('redraws one line on a terminal and clears it at the end', () => {
+    const written: string[] = [];
+    const p = new Progress('pull', 2, 2_000_000, { isTTY: true, write: (t) => void written.push(t) });
+    p.bytes(1_000_000);
+    p.objectDone();
+    p.bytes(1_000_000);
+    p.objectDone();
+    p.finish();
+    expect(written[0]).toBe('\rpull: 0/2 objects, 1.0/2.0 MB\x1b[K');
+    expect(written).toContain('\rpull: 2/2 objects, 2.0/2.0 MB\x1b[K');
+    expect(written[written.length - 1]).toBe('\r\x1b[K');
+    const quiet: string[] = [];
+    const q = new Progress('push', 1, null, { isTTY: false, write: (t) => void quiet.push(t) });
+    q.objectDone();
+    q.finish();
+    expect(quiet).toEqual([]); // logs only get lines for transfers that take a while
+  });
+});
+
 describe('add', () => {
   it('caches a directory in the DVC 3 layout, writes the .dvc file and .gitignore', async () => {
     const dir = tempRepo();
@@ -158,5 +179,10 @@ describe('add', () => {
     fs.writeFileSync(path.join(dir, 'd', 'x'), 'x');
     await addPath(repo, 'd', { cwd: dir, progress: null });
     await expect(addPath(repo, 'd/x', { cwd: dir, progress: null })).rejects.toThrow('d/x: inside d, which d.dvc already tracks');
+    await expect(addPath(repo, '.', { cwd: dir, progress: null })).rejects.toThrow(/not its root/);
+    fs.mkdirSync(path.join(dir, 'outer', 'inner'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'outer', 'inner', 'y'), 'y');
+    await addPath(repo, 'outer/inner', { cwd: dir, progress: null });
+    await expect(addPath(repo, 'outer', { cwd: dir, progress: null })).rejects.toThrow('outer: holds .dvc files (inner.dvc); its outputs would be tracked twice');
   });
 });

@@ -128,8 +128,8 @@ describe('push and pull through S3', () => {
     expect(await pull(f.repo(), ['data/d'], { cwd: f.dir, ...quiet })).toMatchObject({ fetched: 0, checkedOut: 0, upToDate: 4 });
     const st = await status(f.repo(), [], { cwd: f.dir });
     expect(st.map((s) => [s.path, s.workspace, s.notInCache.length, s.remote])).toEqual([
-      ['data/d', 'ok', 0, { name: 'storage', missing: [] }],
-      ['data/f.bin', 'ok', 0, { name: 'storage', missing: [] }],
+      ['data/d', 'ok', 0, { name: 'storage', missing: [], damaged: [] }],
+      ['data/f.bin', 'ok', 0, { name: 'storage', missing: [], damaged: [] }],
     ]);
     expect(formatStatus(st)).toBe("data/d: up to date (workspace, cache, remote 'storage')\ndata/f.bin: up to date (workspace, cache, remote 'storage')\n");
   });
@@ -139,12 +139,22 @@ describe('push and pull through S3', () => {
     writeData(f.dir);
     await addAll(f);
     let [d] = await status(f.repo(), ['data/d'], { cwd: f.dir });
-    expect(d.remote).toEqual({ name: 'storage', missing: ['data/d (manifest)', 'data/d/a.txt', 'data/d/big.bin', 'data/d/sub/b.bin', 'data/d/sub/deeper/é ü.txt'] });
+    expect(d.remote).toEqual({ name: 'storage', missing: ['data/d (manifest)', 'data/d/a.txt', 'data/d/big.bin', 'data/d/sub/b.bin', 'data/d/sub/deeper/é ü.txt'], damaged: [] });
     await push(f.repo(), ['data/d.dvc'], { cwd: f.dir, ...quiet });
     [d] = await status(f.repo(), ['data/d'], { cwd: f.dir });
-    expect(d.remote).toEqual({ name: 'storage', missing: [] });
+    expect(d.remote).toEqual({ name: 'storage', missing: [], damaged: [] });
     const [fbin] = await status(f.repo(), ['data/f.bin'], { cwd: f.dir });
-    expect(fbin.remote).toEqual({ name: 'storage', missing: ['data/f.bin'] });
+    expect(fbin.remote).toEqual({ name: 'storage', missing: ['data/f.bin'], damaged: [] });
+
+    // an object damaged on the remote (its size differs from the cached copy) is reported, and push replaces it
+    const aKey = `${f.prefix}/files/md5/b1/946ac92492d2347c6235b4d2611184`;
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: aKey, Body: Buffer.from('hell') }));
+    [d] = await status(f.repo(), ['data/d'], { cwd: f.dir });
+    expect(d.remote).toEqual({ name: 'storage', missing: [], damaged: ['data/d/a.txt'] });
+    expect(formatStatus([d])).toContain("remote 'storage': 1 object(s) differ in size from the cached copy (damaged; push replaces them)\n    data/d/a.txt");
+    expect(await push(f.repo(), ['data/d'], { cwd: f.dir, ...quiet })).toMatchObject({ uploaded: 1 });
+    [d] = await status(f.repo(), ['data/d'], { cwd: f.dir });
+    expect(d.remote).toEqual({ name: 'storage', missing: [], damaged: [] });
 
     // modified and missing in the workspace
     fs.writeFileSync(path.join(f.dir, 'data', 'd', 'a.txt'), 'edited\n');
@@ -176,7 +186,7 @@ describe('push and pull through S3', () => {
     expect(fs.existsSync(path.join(f.dir, 'data', 'd', 'a.txt'))).toBe(false);
     expect(fs.readFileSync(path.join(f.dir, 'data', 'd', 'big.bin')).equals(files['data/d/big.bin'])).toBe(true);
     const [d] = await status(f.repo(), ['data/d'], { cwd: f.dir });
-    expect(d.remote).toEqual({ name: 'storage', missing: ['data/d/a.txt'] });
+    expect(d.remote).toEqual({ name: 'storage', missing: ['data/d/a.txt'], damaged: [] });
     expect(d.notInCache).toEqual(['data/d/a.txt']);
   });
 
@@ -322,8 +332,8 @@ describe('DVC 2 repositories', () => {
     expect(fs.existsSync(path.join(f.dir, '.dvc', 'cache', dirOid.slice(0, 2), dirOid.slice(2)))).toBe(true);
     const st = await status(f.repo(), [], { cwd: f.dir });
     expect(st.map((s) => [s.path, s.workspace, s.notInCache, s.remote])).toEqual([
-      ['old', 'ok', [], { name: 'storage', missing: [] }],
-      ['single.txt', 'ok', [], { name: 'storage', missing: [] }],
+      ['old', 'ok', [], { name: 'storage', missing: [], damaged: [] }],
+      ['single.txt', 'ok', [], { name: 'storage', missing: [], damaged: [] }],
     ]);
 
     // a legacy object whose bytes do not match its (dos2unix) name is refused
