@@ -67,7 +67,7 @@ export async function streamToTemp(
   } catch (err) {
     // the file may still be opening when the pipeline fails: remove it only
     // once the stream has closed, or it could appear after the removal
-    if (!sink.closed) await new Promise((resolve) => sink.once('close', resolve));
+    if (!sink.closed) await new Promise<void>((resolve) => sink.once('close', () => resolve()));
     fs.rmSync(tmp, { force: true });
     throw err;
   }
