@@ -192,56 +192,71 @@ struct ForwardOperands final : GemmOperands {
   }
 };
 
-// dw = dy * col(x)^T: A is dy read as k x n*p*q, B is col(x)^T packed from x.
-// the depth (n*p*q) runs across images, so the batch sum is gemm's k loop
+// dw^T = col(x) * dy^T: A is col(x) packed from x, B is dy^T with dy read as
+// k x n*p*q. the depth (n*p*q) runs across images, so the batch sum is gemm's
+// k loop. (this way round the tiles fit: c*r*s rows are many, and k columns
+// are usually a multiple of 16, where dw = dy * col(x)^T would pad k to MR
+// rows and c*r*s to NR columns.)
 struct WeightOperands final : GemmOperands {
   Columns g;
   const float* x;
   const float* dy;
   WeightOperands(const ConvShape& s, const float* x_, const float* dy_) : g(s), x(x_), dy(dy_) {}
 
-  // rows i0.. are output channels, depth p0.. are output positions
+  // unrolls taps [tap0, tap0 + count) of col(x) over depth [p0, p0 + kc)
+  // into lines, and points src at them
+  void unroll(int64_t tap0, int count, int p0, int kc, float (*lines)[GEMM_KC],
+              const float** src) const {
+    const ConvShape& s = g.s;
+    Run runs_[GEMM_KC];
+    const int nruns = split_runs(g, p0, kc, g.chw, runs_);
+    Tap tap(s, tap0);
+    for (int j = 0; j < count; j++, tap.next(s)) {
+      for (int r = 0; r < nruns; r++) {
+        const Run& run = runs_[r];
+        copy_run(s, x + run.image + tap.ci * g.hw, run.ih0 + tap.ky, run.iw0 + tap.kx, run.len,
+                 lines[j] + run.offset);
+      }
+      src[j] = lines[j];
+    }
+  }
+
+  // rows i0.. are taps, depth p0.. are output positions across the batch
   void pack_a(int i0, int rows, int p0, int kc, float* out) const override {
+    alignas(64) float lines[MR][GEMM_KC];
+    for (int t = 0; t * MR < rows; t++, out += (int64_t)MR * kc) {
+      const int64_t base = (int64_t)i0 + t * MR;
+      const int valid = (int)std::min<int64_t>(std::min(MR, rows - t * MR), g.crs() - base);
+      const float* src[MR];
+      unroll(base, valid, p0, kc, lines, src);
+      pack_a_rows(src, valid, kc, out);
+    }
+  }
+
+  // depth p0.. are output positions across the batch, columns j0.. are output
+  // channels: one stretch per image, dy's channel rows transposed into place
+  void pack_b(int j0, int cols, int p0, int kc, float* out) const override {
     const ConvShape& s = g.s;
     const int64_t image_stride = (int64_t)s.k * g.pq;
-    for (int t = 0; t * MR < rows; t++, out += (int64_t)MR * kc) {
-      const int ch0 = i0 + t * MR;
-      const int valid = std::min({MR, i0 + rows - ch0, s.k - ch0});
-      // the depth walks through images: one stretch per image
+    for (int t = 0; t * NR < cols; t++, out += (int64_t)NR * kc) {
+      const int ch0 = j0 + t * NR;
+      const int valid = std::min({NR, cols - t * NR, s.k - ch0});
       for (int off = 0; off < kc;) {
         const int64_t col = (int64_t)p0 + off;
         const int64_t img = col / g.pq, pos = col - img * g.pq;
         const int len = (int)std::min<int64_t>(kc - off, g.pq - pos);
-        const float* src[MR];
-        for (int r = 0; r < valid; r++) src[r] = dy + img * image_stride + (ch0 + r) * g.pq + pos;
-        pack_a_rows(src, valid, len, out + (int64_t)off * MR);
+        const float* src[NR];
+        for (int j = 0; j < valid; j++) src[j] = dy + img * image_stride + (ch0 + j) * g.pq + pos;
+        if (off == 0 && len == kc) {
+          pack_b_rows(src, valid, kc, out);
+        } else {
+          // a stretch inside the panel: pack it into a small panel, copy it in
+          alignas(64) float part[GEMM_KC * NR];
+          pack_b_rows(src, valid, len, part);
+          std::memcpy(out + (int64_t)off * NR, part, sizeof(float) * NR * len);
+        }
         off += len;
       }
-    }
-  }
-
-  // depth p0.. are output positions, columns j0.. are unrolled rows (taps)
-  void pack_b(int j0, int cols, int p0, int kc, float* out) const override {
-    const ConvShape& s = g.s;
-    Run runs[GEMM_KC + 1];
-    const int nruns = split_runs(g, p0, kc, g.chw, runs);
-    // each tap's row of col(x) over this depth block is unrolled into its own
-    // line, and the 16 lines are transposed into the panel
-    alignas(64) float lines[NR][GEMM_KC];
-    for (int t = 0; t * NR < cols; t++, out += (int64_t)NR * kc) {
-      const int64_t base = (int64_t)j0 + t * NR;
-      const int valid = (int)std::min<int64_t>(std::min(NR, cols - t * NR), g.crs() - base);
-      Tap tap(s, base);
-      const float* src[NR];
-      for (int j = 0; j < valid; j++, tap.next(s)) {
-        for (int r = 0; r < nruns; r++) {
-          const Run& run = runs[r];
-          copy_run(s, x + run.image + tap.ci * g.hw, run.ih0 + tap.ky, run.iw0 + tap.kx, run.len,
-                   lines[j] + run.offset);
-        }
-        src[j] = lines[j];
-      }
-      pack_b_rows(src, valid, kc, out);
     }
   }
 };
@@ -376,8 +391,15 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
 void conv2d_backward_weight(const ConvShape& s, const float* x, const float* dy, float* dw,
                             float* db) {
   const Columns g(s);
-  gemm_operands(s.k, (int)g.crs(), (int)g.count(), 1.0f, WeightOperands(s, x, dy), 0.0f,
-                GemmOutput{dw, g.crs()});
+  const int64_t crs = g.crs();
+  // dw^T goes to scratch, then is transposed into dw
+  std::vector<float> dw_t(crs * s.k);
+  gemm_operands((int)crs, s.k, (int)g.count(), 1.0f, WeightOperands(s, x, dy), 0.0f,
+                GemmOutput{dw_t.data(), s.k});
+  parallel_for(0, s.k, std::max<int64_t>(1, (1 << 14) / crs), [&](int64_t lo, int64_t hi) {
+    for (int64_t kk = lo; kk < hi; kk++)
+      for (int64_t i = 0; i < crs; i++) dw[kk * crs + i] = dw_t[i * s.k + kk];
+  });
   if (db) {
     parallel_for(0, s.k, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t kk = lo; kk < hi; kk++) {
