@@ -12,9 +12,11 @@
 
 #include "cuda/device.h"
 
-#ifndef CUDALAB_CUDA_ARCHS
-#define CUDALAB_CUDA_ARCHS ""
-#endif
+// the architecture list comes from CMake (CUDALAB_CUDA_ARCHS, "90;120" or
+// "90,120"); without it, from nvcc's own list of the virtual architectures
+// compiled (__CUDA_ARCH_LIST__, e.g. 900,1200)
+#define CUDALAB_STRINGIFY2(...) #__VA_ARGS__
+#define CUDALAB_STRINGIFY(...) CUDALAB_STRINGIFY2(__VA_ARGS__)
 
 namespace cudalab {
 namespace cuda {
@@ -30,12 +32,33 @@ struct CompiledArch {
   bool ptx = true;        // PTX the driver can compile for newer devices
 };
 
+std::string arch_list_source() {
+#if defined(CUDALAB_CUDA_ARCHS)
+  return CUDALAB_CUDA_ARCHS;
+#elif defined(__CUDA_ARCH_LIST__)
+  // 900,1200 -> 90,120
+  std::string raw = CUDALAB_STRINGIFY(__CUDA_ARCH_LIST__), out, item;
+  raw += ',';
+  for (char ch : raw) {
+    if (ch == ',' || ch == ' ') {
+      if (item.size() > 1) out += (out.empty() ? "" : ",") + item.substr(0, item.size() - 1);
+      item.clear();
+    } else {
+      item += ch;
+    }
+  }
+  return out;
+#else
+  return "";
+#endif
+}
+
 std::vector<CompiledArch> parse_archs() {
   std::vector<CompiledArch> out;
-  std::string list = CUDALAB_CUDA_ARCHS;
+  std::string list = arch_list_source();
   size_t start = 0;
   while (start <= list.size()) {
-    size_t end = list.find(';', start);
+    size_t end = list.find_first_of(";, ", start);
     if (end == std::string::npos) end = list.size();
     std::string item = list.substr(start, end - start);
     start = end + 1;
