@@ -20,15 +20,22 @@ export function register(program: Command): void {
     .option('--samples <n>', 'sample images shown per class', positiveInt, 10)
     .action(async (opts: { data: string; out: string; samples: number }) => {
       const progress = new TerminalProgress(process.stderr);
-      progress.start(`loading ${opts.data}`, 0);
-      const data = await loadCifar10(opts.data);
-      progress.end(`${data.format} format, ${data.train.count} train + ${data.test.count} test images`);
-      const stats = computeEdaStats(data, { samplesPerClass: opts.samples, progress });
-      progress.start('writing the page', 0);
-      const file = path.join(opts.out, 'index.html');
-      const html = renderEdaPage(data, stats);
-      writeFileAtomic(file, html);
-      progress.end(`${(html.length / 1024).toFixed(0)} KiB`);
+      let file: string;
+      let stats: ReturnType<typeof computeEdaStats>;
+      try {
+        progress.start(`loading ${opts.data}`, 0);
+        const data = await loadCifar10(opts.data);
+        progress.end(`${data.format} format, ${data.train.count} train + ${data.test.count} test images`);
+        stats = computeEdaStats(data, { samplesPerClass: opts.samples, progress });
+        progress.start('writing the page', 0);
+        file = path.join(opts.out, 'index.html');
+        const html = renderEdaPage(data, stats);
+        writeFileAtomic(file, html);
+        progress.end(`${(html.length / 1024).toFixed(0)} KiB`);
+      } catch (err) {
+        progress.clear();
+        throw err;
+      }
       const d = stats.duplicates;
       process.stdout.write(
         `wrote ${file}\n`

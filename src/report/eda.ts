@@ -71,13 +71,15 @@ export function computeEdaStats(data: EdaDataset, opts: EdaOptions = {}): EdaSta
   return { classes: data.classes, splits, combined, duplicates, samples };
 }
 
+// 50,000 reads faster than 50000
+const count = (n: number) => n.toLocaleString('en-US');
 const pct = (n: number, total: number) => (total > 0 ? `${((100 * n) / total).toFixed(1)}%` : '–');
 const fixed = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : '–');
 
 function overviewSection(data: EdaDataset, stats: EdaStats): string {
   const rows = stats.splits.map((s) => [
-    escapeHtml(s.name), String(s.count), String(s.classCounts.filter((c) => c > 0).length),
-    `${s.count * 3072} bytes`,
+    escapeHtml(s.name), count(s.count), String(s.classCounts.filter((c) => c > 0).length),
+    `${(s.count * 3072 / 1e6).toFixed(1)} MB`,
   ]);
   return `<p class="note">${stats.classes.length} classes, 32×32 RGB images (3072 bytes each: R plane, G plane, B plane).</p>`
     + htmlTable(['split', 'images', 'classes present', 'pixel data'], rows, { numeric: [1, 2, 3] });
@@ -89,14 +91,14 @@ function classSection(stats: EdaStats): string {
     categories: stats.classes,
     series: stats.splits.map((s) => ({ name: s.name, values: s.classCounts })),
     yLabel: 'images',
-    width: 760,
+    width: 700,
     height: 320,
   });
   const header = ['class', ...stats.splits.flatMap((s) => [escapeHtml(s.name), `${escapeHtml(s.name)} share`])];
   const rows = stats.classes.map((c, ci) => [
-    escapeHtml(c), ...stats.splits.flatMap((s) => [String(s.classCounts[ci]), pct(s.classCounts[ci], s.count)]),
+    escapeHtml(c), ...stats.splits.flatMap((s) => [count(s.classCounts[ci]), pct(s.classCounts[ci], s.count)]),
   ]);
-  rows.push(['<b>all</b>', ...stats.splits.flatMap((s) => [`<b>${s.count}</b>`, pct(s.count, s.count)])]);
+  rows.push(['<b>all</b>', ...stats.splits.flatMap((s) => [`<b>${count(s.count)}</b>`, ''])]);
   const numeric = header.map((_, i) => i).filter((i) => i > 0);
   const balanced = stats.splits.every((s) => new Set(s.classCounts).size <= 1);
   const note = balanced
@@ -165,9 +167,9 @@ function duplicatesSection(data: EdaDataset, stats: EdaStats, maxPairs = 12): st
   const d = stats.duplicates;
   const names = stats.splits.map((s) => s.name);
   const rows: string[][] = [];
-  for (const n of names) rows.push([`within ${escapeHtml(n)}`, String(d.groupsWithin[n]), `${d.extraCopies[n]} extra ${d.extraCopies[n] === 1 ? 'copy' : 'copies'}`]);
-  rows.push([`across ${names.map(escapeHtml).join(' and ')}`, String(d.groupsAcross), names.map((n) => `${d.imagesAcross[n]} ${escapeHtml(n)}`).join(', ') + ' images']);
-  rows.push(['with different labels', String(d.labelConflicts), '']);
+  for (const n of names) rows.push([`within ${escapeHtml(n)}`, count(d.groupsWithin[n]), `${count(d.extraCopies[n])} extra ${d.extraCopies[n] === 1 ? 'copy' : 'copies'}`]);
+  rows.push([`across ${names.map(escapeHtml).join(' and ')}`, count(d.groupsAcross), names.map((n) => `${count(d.imagesAcross[n])} ${escapeHtml(n)}`).join(', ') + ' images']);
+  rows.push(['with different labels', count(d.labelConflicts), '']);
   const table = htmlTable(['identical images', 'groups', 'images involved'], rows, { numeric: [1] });
   const verdict = d.groups.length === 0
     ? '<p class="ok">No two images are byte-for-byte identical.</p>'
@@ -209,7 +211,7 @@ export function renderEdaPage(data: EdaDataset, stats: EdaStats, generatedAt: Da
   ].map((s) => ({ ...s, id: slug(s.heading) }));
   return renderPage({
     title: 'CIFAR-10 data set',
-    subtitle: `data: <code>${escapeHtml(data.dir)}</code> (format ${escapeHtml(data.format)}) · ${stats.splits.map((s) => `${s.count} ${escapeHtml(s.name)}`).join(', ')} images · generated ${escapeHtml(generatedAt.toISOString().replace('T', ' ').slice(0, 19))} UTC`,
+    subtitle: `data: <code>${escapeHtml(data.dir)}</code> (format ${escapeHtml(data.format)}) · ${stats.splits.map((s) => `${count(s.count)} ${escapeHtml(s.name)}`).join(', ')} images · generated ${escapeHtml(generatedAt.toISOString().replace('T', ' ').slice(0, 19))} UTC`,
     sections,
   });
 }

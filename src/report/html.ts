@@ -60,6 +60,7 @@ table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #e3e6ec; text-align: left; vertical-align: top; }
 th { background: #f0f2f6; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
 tr.best td { background: #e6f4e6; font-weight: 600; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }

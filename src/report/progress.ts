@@ -39,6 +39,11 @@ export class TerminalProgress implements ProgressSink {
     this.stream.write(`\r\x1b[2K${this.stage} [${bar}] ${done}/${this.total} ${(frac * 100).toFixed(0)}%`);
   }
 
+  // wipes a half-drawn line, so an error message that follows starts clean
+  clear(): void {
+    if (this.tty) this.stream.write('\r\x1b[2K');
+  }
+
   end(note?: string): void {
     const seconds = ((Date.now() - this.began) / 1000).toFixed(1);
     const line = `${this.stage}: done in ${seconds} s${note ? ` (${note})` : ''}`;

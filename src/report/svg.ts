@@ -140,9 +140,11 @@ export function barChart(o: BarChartOptions): string {
   const width = o.width ?? 720, height = o.height ?? 300;
   const values = finiteValues(o.series);
   const axis = niceAxis(Math.min(o.yMin ?? 0, ...values), Math.max(...values, o.yMin ?? 0), 5);
+  // the plot's width is width minus the left (56) and right (14) margins
   const groupW0 = (width - 70) / Math.max(1, o.categories.length);
   const longest = Math.max(0, ...o.categories.map((c) => c.length)) * CHAR_WIDTH;
-  const rotate = longest > groupW0 * 0.92;
+  // labels that would run into each other are turned
+  const rotate = longest > groupW0;
   const bottom = rotate ? 24 + longest * 0.6 : 32;
   const f = frame(o.title, width, height, o.series, 'box', 56, bottom);
   yAxis(f, axis, o.yLabel, !!o.percent);
