@@ -8,7 +8,7 @@ import fs from 'fs';
 import path from 'path';
 import { DvcError } from './errors';
 import { commitTemp, copyToTemp, discardTemp, tempPathBeside, WrittenTemp } from './fsutil';
-import { HashName, hashBuffer } from './hash';
+import { HashName } from './hash';
 import { DirEntry, manifestHash, parseManifest } from './manifest';
 
 /** `<2>/<30>` (plus '.dir'): the part of an object's path both layouts share */
@@ -85,13 +85,5 @@ export class Cache {
       return null;
     }
     return parseManifest(bytes, file);
-  }
-
-  /** true when object `oid` exists and its bytes hash to its name */
-  verify(oid: string, name: HashName): boolean {
-    const file = this.objectPath(oid, name === 'md5-dos2unix');
-    if (!fs.existsSync(file)) return false;
-    const bytes = fs.readFileSync(file);
-    return (oid.endsWith('.dir') ? manifestHash(bytes, name) : hashBuffer(bytes, name)) === oid;
   }
 }

@@ -95,15 +95,6 @@ export function discardTemp(tmp: string): void {
   fs.rmSync(tmp, { force: true });
 }
 
-export function pathExists(p: string): boolean {
-  try {
-    fs.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 // names DVC never descends into inside a tracked directory
 const SKIPPED_NAMES = new Set(['.git', '.hg', '.dvc']);
 

@@ -94,9 +94,6 @@ export class S3Remote {
     }
   }
 
-  async exists(oid: string, legacy: boolean): Promise<boolean> {
-    return (await this.size(oid, legacy)) !== null;
-  }
 
   async put(oid: string, legacy: boolean, body: Buffer | Readable, size: number, contentMd5Base64: string): Promise<void> {
     const key = this.key(oid, legacy);
