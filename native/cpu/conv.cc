@@ -119,35 +119,25 @@ inline void copy_run(const ConvShape& s, const float* plane, int ih, int iw, int
 }
 
 #ifdef __AVX2__
-// 16 consecutive pixels of input row ih starting at column iw, zeros outside
-// the image (stride 1)
-inline void load16(const ConvShape& s, const float* plane, int ih, int iw, float* dst) {
-  if (ih < 0 || ih >= s.h) {
-    _mm256_store_ps(dst, _mm256_setzero_ps());
-    _mm256_store_ps(dst + 8, _mm256_setzero_ps());
-    return;
-  }
+// 8 consecutive pixels of input row ih starting at column iw (stride 1), with
+// zeros outside the image. masked loads never touch the lanes outside it.
+inline __m256 load8(const ConvShape& s, const float* plane, int ih, int iw) {
+  if (ih < 0 || ih >= s.h) return _mm256_setzero_ps();
   const float* row = plane + (int64_t)ih * s.w;
-  if (iw >= 0 && iw + 16 <= s.w) {
-    _mm256_store_ps(dst, _mm256_loadu_ps(row + iw));
-    _mm256_store_ps(dst + 8, _mm256_loadu_ps(row + iw + 8));
-    return;
-  }
-  // masked loads never touch the lanes outside the image
-  const __m256i lane_lo = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i lane_hi = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
-  const __m256i start = _mm256_set1_epi32(iw), limit = _mm256_set1_epi32(s.w);
-  const __m256i x_lo = _mm256_add_epi32(lane_lo, start), x_hi = _mm256_add_epi32(lane_hi, start);
-  // valid when x >= 0 and x < w: (x > -1) and (w > x)
-  const __m256i minus1 = _mm256_set1_epi32(-1);
-  const __m256i m_lo = _mm256_and_si256(_mm256_cmpgt_epi32(x_lo, minus1),
-                                        _mm256_cmpgt_epi32(limit, x_lo));
-  const __m256i m_hi = _mm256_and_si256(_mm256_cmpgt_epi32(x_hi, minus1),
-                                        _mm256_cmpgt_epi32(limit, x_hi));
+  if (iw >= 0 && iw + 8 <= s.w) return _mm256_loadu_ps(row + iw);
+  // lane l is valid when 0 <= iw + l < w, i.e. (iw + l > -1) and (w > iw + l)
+  const __m256i x = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                     _mm256_set1_epi32(iw));
+  const __m256i mask = _mm256_and_si256(_mm256_cmpgt_epi32(x, _mm256_set1_epi32(-1)),
+                                        _mm256_cmpgt_epi32(_mm256_set1_epi32(s.w), x));
   const float* base = reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(row) +
                                                      (intptr_t)iw * (intptr_t)sizeof(float));
-  _mm256_store_ps(dst, _mm256_maskload_ps(base, m_lo));
-  _mm256_store_ps(dst + 8, _mm256_maskload_ps(base + 8, m_hi));
+  return _mm256_maskload_ps(base, mask);
+}
+
+inline void load16(const ConvShape& s, const float* plane, int ih, int iw, float* dst) {
+  _mm256_store_ps(dst, load8(s, plane, ih, iw));
+  _mm256_store_ps(dst + 8, load8(s, plane, ih, iw + 8));
 }
 #endif
 
@@ -223,6 +213,52 @@ struct WeightOperands final : GemmOperands {
 
   // rows i0.. are taps, depth p0.. are output positions across the batch
   void pack_a(int i0, int rows, int p0, int kc, float* out) const override {
+    const ConvShape& s = g.s;
+#ifdef __AVX2__
+    if (s.stride_w == 1) {
+      // straight from x: 8 positions of 6 taps at a time, transposed in registers
+      Run runs[GEMM_KC];
+      const int nruns = split_runs(g, p0, kc, g.chw, runs);
+      for (int t = 0; t * MR < rows; t++, out += (int64_t)MR * kc) {
+        const int64_t base = (int64_t)i0 + t * MR;
+        const int valid = (int)std::min<int64_t>(std::min(MR, rows - t * MR), g.crs() - base);
+        int64_t plane[MR];
+        int ky[MR], kx[MR];
+        Tap tap(s, base);
+        for (int i = 0; i < valid; i++, tap.next(s)) {
+          plane[i] = tap.ci * g.hw;
+          ky[i] = tap.ky;
+          kx[i] = tap.kx;
+        }
+        for (int r = 0; r < nruns; r++) {
+          const Run& run = runs[r];
+          const float* img = x + run.image;
+          int l = 0;
+          for (; l + 8 <= run.len; l += 8) {
+            __m256 v[8];
+            for (int i = 0; i < 8; i++)
+              v[i] = i < valid ? load8(s, img + plane[i], run.ih0 + ky[i], run.iw0 + kx[i] + l)
+                               : _mm256_setzero_ps();
+            transpose8(v);
+            for (int q = 0; q < 8; q++) store_mr(out + (int64_t)(run.offset + l + q) * MR, v[q]);
+          }
+          for (; l < run.len; l++) {
+            float* dst = out + (int64_t)(run.offset + l) * MR;
+            for (int i = 0; i < MR; i++) {
+              float v = 0.0f;
+              if (i < valid) {
+                const int ih = run.ih0 + ky[i], iw = run.iw0 + kx[i] + l;
+                if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w)
+                  v = img[plane[i] + (int64_t)ih * s.w + iw];
+              }
+              dst[i] = v;
+            }
+          }
+        }
+      }
+      return;
+    }
+#endif
     alignas(64) float lines[MR][GEMM_KC];
     for (int t = 0; t * MR < rows; t++, out += (int64_t)MR * kc) {
       const int64_t base = (int64_t)i0 + t * MR;

@@ -19,8 +19,12 @@
 // determinism: each element of C is the same sequence of operations for any
 // thread count (see gemm.cc); k is cut into GEMM_KC-deep blocks in order.
 #pragma once
-#include <cstdint>
 #include <climits>
+#include <cstdint>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 namespace cudalab {
 namespace cpu {
@@ -78,6 +82,34 @@ void pack_b_plain(bool trans, const float* b, int64_t ldb, int n, int j0, int co
 //     p < kc, j < NR; rows past count are zeros. out is 64-byte aligned.
 void pack_a_rows(const float* const* rows, int count, int len, float* out);
 void pack_b_rows(const float* const* rows, int count, int kc, float* out);
+
+#ifdef __AVX2__
+// transposes 8 rows of 8 floats in registers: r[i][j] becomes r[j][i]
+inline void transpose8(__m256 r[8]) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// stores the first MR (6) floats of v
+inline void store_mr(float* dst, __m256 v) {
+  _mm_storeu_ps(dst, _mm256_castps256_ps128(v));
+  _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), _mm256_extractf128_ps(v, 1));
+}
+#endif
 
 }  // namespace cpu
 }  // namespace cudalab
