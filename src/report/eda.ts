@@ -117,7 +117,8 @@ function samplesSection(data: EdaDataset, stats: EdaStats): string {
     const alt = `${c}: train images ${indices.join(', ')}`;
     return `<div class="grid-row"><span class="label">${escapeHtml(c)}</span><img class="pixels" src="${pngDataUrl(png)}" width="${width}" height="${height}" alt="${escapeHtml(alt)}" title="${escapeHtml(alt)}"></div>`;
   });
-  return `<p class="note">The first ${perClass} train images of each class, each 32×32 pixel drawn as 2×2.</p>\n${rows.join('\n')}`;
+  const fewer = stats.samples.some((r) => r.length < perClass) ? ' (all of them where a class has fewer)' : '';
+  return `<p class="note">The first ${perClass} train images of each class${fewer}, each 32×32 pixel drawn as 2×2.</p>\n${rows.join('\n')}`;
 }
 
 function channelSection(stats: EdaStats): string {
