@@ -2,10 +2,11 @@ import { Command } from 'commander';
 import path from 'path';
 import { addPath } from '../dvc/add';
 import { parseJobs } from '../dvc/pool';
-import { pull } from '../dvc/pull';
-import { push } from '../dvc/push';
 import { openRepo } from '../dvc/repo';
-import { formatStatus, status } from '../dvc/status';
+
+// push, pull and status load the AWS SDK (large, slow to load): only when one of them runs
+const remoteCommands = () => Promise.all([import('../dvc/push'), import('../dvc/pull'), import('../dvc/status')])
+  .then(([push, pull, status]) => ({ push: push.push, pull: pull.pull, status: status.status, formatStatus: status.formatStatus }));
 
 // `cudalab data add | push | pull | status`: DVC-compatible versioning of the
 // data set. the files these write (.dvc files, .dvc/cache, the remote's
@@ -50,6 +51,7 @@ export function registerDataVersioning(data: Command): void {
     .option('-C, --repo <dir>', REPO_HELP)
     .action(async (targets: string[], opts: { remote?: string; jobs: string; repo?: string }) => {
       const cwd = where(opts);
+      const { push } = await remoteCommands();
       const r = await push(openRepo(cwd), targets, { remote: opts.remote, jobs: parseJobs(opts.jobs), cwd });
       process.stdout.write(`pushed ${r.uploaded} object(s), ${mb(r.bytes)}; ${r.alreadyOnRemote} already on the remote (${r.outputs} output(s))\n`);
     });
@@ -64,6 +66,7 @@ export function registerDataVersioning(data: Command): void {
     .option('-C, --repo <dir>', REPO_HELP)
     .action(async (targets: string[], opts: { remote?: string; jobs: string; force?: boolean; repo?: string }) => {
       const cwd = where(opts);
+      const { pull } = await remoteCommands();
       const r = await pull(openRepo(cwd), targets, { remote: opts.remote, jobs: parseJobs(opts.jobs), force: !!opts.force, cwd });
       process.stdout.write(`fetched ${r.fetched} object(s), ${mb(r.bytes)}; checked out ${r.checkedOut} file(s), ${r.upToDate} already up to date\n`);
     });
@@ -79,6 +82,7 @@ export function registerDataVersioning(data: Command): void {
     .addHelpText('after', '\nThe remote is checked when one is named or configured as the default.')
     .action(async (targets: string[], opts: { remote?: string; local?: boolean; jobs: string; repo?: string }) => {
       const cwd = where(opts);
+      const { status, formatStatus } = await remoteCommands();
       const results = await status(openRepo(cwd), targets, { remote: opts.remote, local: !!opts.local, jobs: parseJobs(opts.jobs), cwd });
       process.stdout.write(formatStatus(results));
     });
