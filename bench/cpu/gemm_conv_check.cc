@@ -8,6 +8,7 @@
 //
 //   bench/cpu/build.sh && build-bench/gemm_conv_check [--check-only|--bench-only] [--quick]
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -17,8 +18,11 @@
 #include <ctime>
 #include <functional>
 #include <limits>
+#include <mutex>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cpu/parallel.h"
@@ -76,6 +80,78 @@ void check(const std::string& name, size_t out_size, const std::vector<double>& 
   if (!ok) failures++;
   std::printf("%-4s %-58s rel err %.2e%s\n", ok ? "ok" : "FAIL", name.c_str(), worst,
               same ? "" : "  (differs across thread counts)");
+}
+
+// ---------------------------------------------------------------- the pool
+
+void expect(bool ok, const char* what) {
+  if (!ok) failures++;
+  std::printf("%-4s %s\n", ok ? "ok" : "FAIL", what);
+}
+
+void check_pool() {
+  const int saved = cpu::num_threads();
+  bool covered = true, chunks_ok = true, nested_ok = true;
+  for (int threads : {1, 2, 3, 7}) {
+    cpu::set_num_threads(threads);
+    // every index exactly once, ranges of at least `grain`
+    for (int64_t n : {0, 1, 5, 100, 1001}) {
+      std::vector<std::atomic<int>> hits(n);
+      for (auto& h : hits) h = 0;
+      cpu::parallel_for(3, 3 + n, 7, [&](int64_t lo, int64_t hi) {
+        if (hi - lo < std::min<int64_t>(7, n)) covered = false;
+        for (int64_t i = lo; i < hi; i++) hits[i - 3]++;
+      });
+      for (auto& h : hits) covered = covered && h == 1;
+    }
+    // chunk boundaries depend on (begin, end, chunk) only
+    std::vector<int64_t> seen(cpu::num_chunks(10, 1010, 64), -1);
+    cpu::parallel_chunks(10, 1010, 64, [&](int64_t index, int64_t lo, int64_t hi) {
+      if (lo != 10 + index * 64 || hi != std::min<int64_t>(1010, lo + 64)) chunks_ok = false;
+      seen[index] = lo;
+    });
+    for (auto v : seen) chunks_ok = chunks_ok && v >= 0;
+    // a nested call runs inline and still covers its range
+    std::atomic<int64_t> total{0};
+    cpu::parallel_for(0, 8, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; i++)
+        cpu::parallel_for(0, 100, 1, [&](int64_t a, int64_t b) { total += b - a; });
+    });
+    nested_ok = nested_ok && total == 800;
+  }
+  expect(covered, "pool: parallel_for covers every index once, in pieces of at least grain");
+  expect(chunks_ok, "pool: parallel_chunks boundaries are fixed by (begin, end, chunk)");
+  expect(nested_ok, "pool: nested parallel_for runs inline");
+
+  // an exception in a piece reaches the caller, and the pool still works after
+  cpu::set_num_threads(2);
+  bool thrown = false;
+  try {
+    cpu::parallel_for(0, 100, 1, [&](int64_t lo, int64_t) {
+      if (lo > 0) throw std::runtime_error("piece failed");
+    });
+  } catch (const std::runtime_error&) {
+    thrown = true;
+  }
+  int64_t after = 0;
+  std::mutex m;
+  cpu::parallel_for(0, 100, 1, [&](int64_t lo, int64_t hi) {
+    std::lock_guard<std::mutex> lock(m);
+    after += hi - lo;
+  });
+  expect(thrown && after == 100, "pool: an exception in a worker is rethrown on the caller");
+
+  // two threads calling at once: one gets the pool, the other runs inline
+  std::atomic<int64_t> sum{0};
+  auto caller = [&] {
+    for (int rep = 0; rep < 200; rep++)
+      cpu::parallel_for(0, 1000, 10, [&](int64_t lo, int64_t hi) { sum += hi - lo; });
+  };
+  std::thread t1(caller), t2(caller);
+  t1.join();
+  t2.join();
+  expect(sum == 2 * 200 * 1000, "pool: concurrent callers from two threads");
+  cpu::set_num_threads(saved);
 }
 
 // ---------------------------------------------------------------- gemm
@@ -292,6 +368,7 @@ int main(int argc, char** argv) {
   }
 
   if (do_check) {
+    check_pool();
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
         check_gemm(ta, tb, 1, 1, 1, 1.0f, 0.0f);
