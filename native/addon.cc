@@ -172,9 +172,10 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   const DeviceCounters& c = counters(d);
   double allocated = (double)c.bytes.load(), reserved = allocated;
 #ifdef CUDALAB_WITH_CUDA
-  // the caching allocator holds more than the live storages; ask it only once
-  // cuda has been used (on a machine without a driver there is nothing to ask)
-  if (d == Device::cuda && c.storages.load() > 0) reserved = (double)cuda::allocator_stats().reserved;
+  // the caching allocator holds more than the live storages (freed blocks stay
+  // cached); ask it only once cuda has been used: without a driver there is
+  // nothing to ask
+  if (d == Device::cuda && c.used.load()) reserved = (double)cuda::allocator_stats().reserved;
 #endif
   Napi::Object o = Napi::Object::New(env);
   o.Set("allocated", allocated);
@@ -230,7 +231,7 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   int64_t off = a.offset(2);
   Device d = a.same_device();
   check_range(a, 0, src, off, (int64_t)bytes);
-  if (bytes == 0) return info.Env().Undefined();
+  // even an empty read waits for queued work, as promised (copy_to_host does)
   DISPATCH(d, copy_to_host(host, static_cast<const uint8_t*>(src->ptr()) + off, bytes));
   return info.Env().Undefined();
 }

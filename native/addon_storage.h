@@ -26,6 +26,7 @@ inline const char* device_name(Device d) { return d == Device::cpu ? "cpu" : "cu
 struct DeviceCounters {
   std::atomic<int64_t> bytes{0};
   std::atomic<int64_t> storages{0};
+  std::atomic<bool> used{false};  // a storage was ever made here
 };
 inline DeviceCounters& counters(Device d) {
   static DeviceCounters cpu_counters, cuda_counters;
@@ -149,6 +150,7 @@ class Storage : public Napi::ObjectWrap<Storage> {
     freed_ = false;
     counters(device_).bytes += (int64_t)bytes;
     counters(device_).storages += 1;
+    counters(device_).used = true;
   }
 
   Napi::Value GetDevice(const Napi::CallbackInfo& info) {
