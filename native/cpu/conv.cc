@@ -460,13 +460,17 @@ void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, 
     float* col = scratch(crs * columns);
     gemm_operands((int)crs, (int)columns, s.k, 1.0f, InputOperands(s, w, dy + lo * y_image, columns),
                   0.0f, GemmOutput{col, columns});
-    for (int64_t img = lo; img < hi; img++) {
-      float* dxn = dx + img * g.chw;
-      const float* coln = col + (img - lo) * g.pq;
-      parallel_for(0, s.c, 1, [&](int64_t c_lo, int64_t c_hi) {
-        col2im_channels(s, coln, columns, dxn, c_lo, c_hi);
-      });
-    }
+    // every (image, channel) plane of the group, in one parallel region
+    const int64_t planes = (hi - lo) * s.c;
+    const int64_t plane_work = crs / std::max(1, s.c) * g.pq;
+    parallel_for(0, planes, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, plane_work)),
+                 [&](int64_t a, int64_t b) {
+                   for (int64_t plane = a; plane < b; plane++) {
+                     const int64_t img = plane / s.c, ci = plane % s.c;
+                     col2im_channels(s, col + img * g.pq, columns, dx + (lo + img) * g.chw, ci,
+                                     ci + 1);
+                   }
+                 });
   });
 }
 

@@ -46,7 +46,7 @@ constexpr int NC = 3072;     // column block: the packed B panel (KC x NC) is 3 
 
 // below this many flops a gemm runs on the calling thread: waking the pool
 // would cost more than it saves
-constexpr double kParallelFlops = 3e5;
+constexpr double kParallelFlops = 1e6;
 
 // a grow-only, 64-byte aligned scratch buffer, one per thread and purpose
 struct Scratch {
