@@ -165,10 +165,11 @@ export class DataLoader {
 
   // the 32x32 window at (dy, dx) of the image padded by `pad` zeros, then
   // mirrored when flipped: out(y, x) = padded(y + dy, (flip ? 31 - x : x) + dx).
-  // per row, the x range that falls on the image is worked out once; the
-  // rest is padding.
+  // per row, the columns that fall on the image are worked out once and read
+  // a word (four pixels) at a time where they can be; the rest is padding.
   private writeAugmented(out: Float32Array, o: number, idx: number, code: number): void {
     const img = this.split.images;
+    const words = this.words;
     const t = this.table;
     const pad = this.pad;
     const side = 2 * pad + 1;
@@ -179,9 +180,11 @@ export class DataLoader {
     }
     const dy = Math.floor(code / side) - pad;
     const dx = (code % side) - pad;
-    // x in [x0, x1) reads the image: sx = x + dx, or 31 - x + dx when flipped
+    // output columns [x0, x1) read the image, at source columns [s0, s1)
     const x0 = flipped ? Math.max(0, dx) : Math.max(0, -dx);
     const x1 = flipped ? Math.min(SIDE, SIDE + dx) : Math.min(SIDE, SIDE - dx);
+    const s0 = flipped ? SIDE - x1 + dx : x0 + dx;
+    const s1 = flipped ? SIDE - x0 + dx : x1 + dx;
     const src = idx * IMAGE_BYTES;
     for (let c = 0; c < 3; c++) {
       const tc = c * 256;
@@ -197,13 +200,37 @@ export class DataLoader {
         // (plain loops: fill() costs more than it saves on a few floats)
         for (let x = 0; x < x0; x++) out[oo + x] = zero;
         for (let x = x1; x < SIDE; x++) out[oo + x] = zero;
-        const row = so + sy * SIDE;
-        if (flipped) {
-          const base = row + SIDE - 1 + dx;
-          for (let x = x0; x < x1; x++) out[oo + x] = t[tc + img[base - x]];
+        const row = so + sy * SIDE; // a multiple of 4
+        // source column sx lands at out[ob + sx], or out[ob - sx] when flipped
+        let sx = s0;
+        if (!flipped) {
+          const ob = oo - dx;
+          for (; sx < s1 && (sx & 3) !== 0; sx++) out[ob + sx] = t[tc + img[row + sx]];
+          if (words !== null) {
+            for (let wi = (row + sx) >> 2; sx + 4 <= s1; sx += 4) {
+              const w = words[wi++];
+              const b = ob + sx;
+              out[b] = t[tc + (w & 255)];
+              out[b + 1] = t[tc + ((w >>> 8) & 255)];
+              out[b + 2] = t[tc + ((w >>> 16) & 255)];
+              out[b + 3] = t[tc + (w >>> 24)];
+            }
+          }
+          for (; sx < s1; sx++) out[ob + sx] = t[tc + img[row + sx]];
         } else {
-          const base = row + dx;
-          for (let x = x0; x < x1; x++) out[oo + x] = t[tc + img[base + x]];
+          const ob = oo + SIDE - 1 + dx;
+          for (; sx < s1 && (sx & 3) !== 0; sx++) out[ob - sx] = t[tc + img[row + sx]];
+          if (words !== null) {
+            for (let wi = (row + sx) >> 2; sx + 4 <= s1; sx += 4) {
+              const w = words[wi++];
+              const b = ob - sx;
+              out[b] = t[tc + (w & 255)];
+              out[b - 1] = t[tc + ((w >>> 8) & 255)];
+              out[b - 2] = t[tc + ((w >>> 16) & 255)];
+              out[b - 3] = t[tc + (w >>> 24)];
+            }
+          }
+          for (; sx < s1; sx++) out[ob - sx] = t[tc + img[row + sx]];
         }
       }
     }

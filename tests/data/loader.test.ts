@@ -211,12 +211,18 @@ describe('DataLoader', () => {
     );
   });
 
-  it('images that do not start on a 4-byte boundary load the same (the byte-wise path)', () => {
+  it('images that do not start on a 4-byte boundary load the same, augmented or not (the byte-wise path)', () => {
     const s = synthetic(5);
     const shifted = new Uint8Array(s.images.length + 1).subarray(1);
     shifted.set(s.images);
     const a = epoch(new DataLoader(s, { batchSize: 5, shuffle: false }))[0];
     const b = epoch(new DataLoader({ ...s, images: shifted }, { batchSize: 5, shuffle: false }))[0];
     expect(Array.from(b.images)).toEqual(Array.from(a.images));
+    const augment = { crop: 4, flip: true };
+    for (const seed of [1, 2, 3]) {
+      const c = epoch(new DataLoader(s, { batchSize: 5, shuffle: false, generator: new Generator(seed), augment }))[0];
+      const d = epoch(new DataLoader({ ...s, images: shifted }, { batchSize: 5, shuffle: false, generator: new Generator(seed), augment }))[0];
+      expect(Array.from(d.images)).toEqual(Array.from(c.images));
+    }
   });
 });
