@@ -139,6 +139,59 @@ inline void load16(const ConvShape& s, const float* plane, int ih, int iw, float
   _mm256_store_ps(dst, load8(s, plane, ih, iw));
   _mm256_store_ps(dst + 8, load8(s, plane, ih, iw + 8));
 }
+
+// 8 arbitrary columns of col(x), for any stride and any split across output
+// rows and images: per lane, the column's image offset (from a base pointer)
+// and its input coordinates for ky = kx = 0. lanes past the end never load.
+struct Lanes8 {
+  __m256i image, ih0, iw0;
+};
+
+inline Lanes8 lanes8(const Columns& g, int64_t col, int count, int64_t base_image) {
+  alignas(32) int32_t image[8], ih0[8], iw0[8];
+  int64_t img = col / g.pq;
+  const int64_t pos = col - img * g.pq;
+  int oh = (int)(pos / g.s.q), ow = (int)(pos - (int64_t)oh * g.s.q);
+  for (int l = 0; l < 8; l++) {
+    if (l < count) {
+      image[l] = (int32_t)((img - base_image) * g.chw);
+      ih0[l] = oh * g.s.stride_h - g.s.pad_h;
+      iw0[l] = ow * g.s.stride_w - g.s.pad_w;
+      if (++ow == g.s.q) {
+        ow = 0;
+        if (++oh == g.s.p) {
+          oh = 0;
+          img++;
+        }
+      }
+    } else {
+      image[l] = 0;
+      ih0[l] = -(1 << 29);  // far outside the image: the lane is masked off
+      iw0[l] = 0;
+    }
+  }
+  return {_mm256_load_si256(reinterpret_cast<const __m256i*>(image)),
+          _mm256_load_si256(reinterpret_cast<const __m256i*>(ih0)),
+          _mm256_load_si256(reinterpret_cast<const __m256i*>(iw0))};
+}
+
+// the 8 columns' values for one tap, zeros in the padding
+inline __m256 gather8(const ConvShape& s, const float* base, const Lanes8& l, int32_t plane,
+                      int ky, int kx) {
+  const __m256i minus1 = _mm256_set1_epi32(-1);
+  const __m256i ih = _mm256_add_epi32(l.ih0, _mm256_set1_epi32(ky));
+  const __m256i iw = _mm256_add_epi32(l.iw0, _mm256_set1_epi32(kx));
+  const __m256i inside = _mm256_and_si256(
+      _mm256_and_si256(_mm256_cmpgt_epi32(ih, minus1), _mm256_cmpgt_epi32(_mm256_set1_epi32(s.h), ih)),
+      _mm256_and_si256(_mm256_cmpgt_epi32(iw, minus1), _mm256_cmpgt_epi32(_mm256_set1_epi32(s.w), iw)));
+  const __m256i index = _mm256_add_epi32(
+      _mm256_add_epi32(l.image, _mm256_set1_epi32(plane)),
+      _mm256_add_epi32(_mm256_mullo_epi32(ih, _mm256_set1_epi32(s.w)), iw));
+  return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), base, index, _mm256_castsi256_ps(inside), 4);
+}
+
+// gathers index a span of up to 16 images with 32-bit offsets
+bool gathers_fit(const Columns& g) { return 17 * g.chw < (int64_t)1 << 31; }
 #endif
 
 // y = w * col(x): A is w (plain), B is col(x) packed straight from x
@@ -168,6 +221,18 @@ struct ForwardOperands final : GemmOperands {
           load16(s, img + tap.ci * g.hw, runs[0].ih0 + tap.ky, runs[0].iw0 + tap.kx, out + p * NR);
         continue;
       }
+      if (gathers_fit(g)) {
+        const int64_t first_image = base / g.pq;
+        const float* img = x + first_image * g.chw;
+        const Lanes8 lo = lanes8(g, base, std::min(valid, 8), first_image);
+        const Lanes8 hi = lanes8(g, base + 8, std::max(valid - 8, 0), first_image);
+        for (int p = 0; p < kc; p++, tap.next(s)) {
+          const int32_t plane = (int32_t)(tap.ci * g.hw);
+          _mm256_store_ps(out + p * NR, gather8(s, img, lo, plane, tap.ky, tap.kx));
+          _mm256_store_ps(out + p * NR + 8, gather8(s, img, hi, plane, tap.ky, tap.kx));
+        }
+        continue;
+      }
 #endif
       for (int p = 0; p < kc; p++, tap.next(s)) {
         float* dst = out + p * NR;
@@ -182,108 +247,150 @@ struct ForwardOperands final : GemmOperands {
   }
 };
 
-// dw^T = col(x) * dy^T: A is col(x) packed from x, B is dy^T with dy read as
-// k x n*p*q. the depth (n*p*q) runs across images, so the batch sum is gemm's
-// k loop. (this way round the tiles fit: c*r*s rows are many, and k columns
-// are usually a multiple of 16, where dw = dy * col(x)^T would pad k to MR
-// rows and c*r*s to NR columns.)
+// up to 8 consecutive taps (unrolled rows) of col(x)
+struct TapSet {
+  int count = 0;
+  int32_t plane[8];
+  int ky[8], kx[8];
+  TapSet(const ConvShape& s, const Columns& g, int64_t first, int n) : count(n) {
+    Tap tap(s, first);
+    for (int i = 0; i < n; i++, tap.next(s)) {
+      plane[i] = (int32_t)(tap.ci * g.hw);
+      ky[i] = tap.ky;
+      kx[i] = tap.kx;
+    }
+  }
+};
+
+#ifdef __AVX2__
+// an 8 x 8 block of col(x): taps x (columns col .. col + npos), transposed, so
+// that v[q] holds the taps' values at column col + q. taps past taps.count and
+// columns past npos are zeros.
+inline void unrolled_block(const Columns& g, const float* x, const TapSet& taps, int64_t col,
+                           int npos, __m256 v[8]) {
+  const ConvShape& s = g.s;
+  const int64_t img = col / g.pq, pos = col - img * g.pq;
+  const int oh = (int)(pos / s.q), ow = (int)(pos - (int64_t)oh * s.q);
+  const float* base = x + img * g.chw;
+  if (s.stride_w == 1 && npos == 8 && ow + 8 <= s.q) {
+    // one output row: 8 neighbouring pixels per tap
+    const int ih0 = oh * s.stride_h - s.pad_h, iw0 = ow - s.pad_w;
+    for (int i = 0; i < 8; i++)
+      v[i] = i < taps.count ? load8(s, base + taps.plane[i], ih0 + taps.ky[i], iw0 + taps.kx[i])
+                            : _mm256_setzero_ps();
+  } else if (gathers_fit(g)) {
+    const Lanes8 lanes = lanes8(g, col, npos, img);
+    for (int i = 0; i < 8; i++)
+      v[i] = i < taps.count ? gather8(s, base, lanes, taps.plane[i], taps.ky[i], taps.kx[i])
+                            : _mm256_setzero_ps();
+  } else {
+    alignas(32) float block[8][8] = {};
+    for (int q = 0; q < npos; q++) {
+      const int64_t c = col + q, im = c / g.pq, ps = c - im * g.pq;
+      const int ih0 = (int)(ps / s.q) * s.stride_h - s.pad_h;
+      const int iw0 = (int)(ps % s.q) * s.stride_w - s.pad_w;
+      for (int i = 0; i < taps.count; i++) {
+        const int ih = ih0 + taps.ky[i], iw = iw0 + taps.kx[i];
+        if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w)
+          block[i][q] = x[im * g.chw + taps.plane[i] + (int64_t)ih * s.w + iw];
+      }
+    }
+    for (int i = 0; i < 8; i++) v[i] = _mm256_load_ps(block[i]);
+  }
+  transpose8(v);
+}
+#endif
+
+// the weight gradient as a gemm whose depth is the batch's n*p*q output
+// positions, so the batch sum is gemm's k loop. it runs one of two ways round,
+// whichever pads less to the MR x NR tile grid:
+//   transposed: dw^T (crs x k) = col(x) * dy^T   (many taps; k a multiple of 16)
+//   plain:      dw   (k x crs) = dy * col(x)^T   (few output channels, e.g. 6)
 struct WeightOperands final : GemmOperands {
   Columns g;
   const float* x;
   const float* dy;
-  WeightOperands(const ConvShape& s, const float* x_, const float* dy_) : g(s), x(x_), dy(dy_) {}
+  bool transposed;
+  WeightOperands(const ConvShape& s, const float* x_, const float* dy_, bool transposed_)
+      : g(s), x(x_), dy(dy_), transposed(transposed_) {}
 
-  // unrolls taps [tap0, tap0 + count) of col(x) over depth [p0, p0 + kc)
-  // into lines, and points src at them
-  void unroll(int64_t tap0, int count, int p0, int kc, float (*lines)[GEMM_KC],
-              const float** src) const {
-    const ConvShape& s = g.s;
-    Run runs_[GEMM_KC];
-    const int nruns = split_runs(g, p0, kc, g.chw, runs_);
-    Tap tap(s, tap0);
-    for (int j = 0; j < count; j++, tap.next(s)) {
-      for (int r = 0; r < nruns; r++) {
-        const Run& run = runs_[r];
-        copy_run(s, x + run.image + tap.ci * g.hw, run.ih0 + tap.ky, run.iw0 + tap.kx, run.len,
-                 lines[j] + run.offset);
-      }
-      src[j] = lines[j];
-    }
-  }
-
-  // rows i0.. are taps, depth p0.. are output positions across the batch
   void pack_a(int i0, int rows, int p0, int kc, float* out) const override {
-    const ConvShape& s = g.s;
-#ifdef __AVX2__
-    if (s.stride_w == 1) {
-      // straight from x: 8 positions of 6 taps at a time, transposed in registers
-      Run runs[GEMM_KC];
-      const int nruns = split_runs(g, p0, kc, g.chw, runs);
-      for (int t = 0; t * MR < rows; t++, out += (int64_t)MR * kc) {
-        const int64_t base = (int64_t)i0 + t * MR;
-        const int valid = (int)std::min<int64_t>(std::min(MR, rows - t * MR), g.crs() - base);
-        int64_t plane[MR];
-        int ky[MR], kx[MR];
-        Tap tap(s, base);
-        for (int i = 0; i < valid; i++, tap.next(s)) {
-          plane[i] = tap.ci * g.hw;
-          ky[i] = tap.ky;
-          kx[i] = tap.kx;
-        }
-        for (int r = 0; r < nruns; r++) {
-          const Run& run = runs[r];
-          const float* img = x + run.image;
-          int l = 0;
-          for (; l + 8 <= run.len; l += 8) {
-            __m256 v[8];
-            for (int i = 0; i < 8; i++)
-              v[i] = i < valid ? load8(s, img + plane[i], run.ih0 + ky[i], run.iw0 + kx[i] + l)
-                               : _mm256_setzero_ps();
-            transpose8(v);
-            for (int q = 0; q < 8; q++) store_mr(out + (int64_t)(run.offset + l + q) * MR, v[q]);
-          }
-          for (; l < run.len; l++) {
-            float* dst = out + (int64_t)(run.offset + l) * MR;
-            for (int i = 0; i < MR; i++) {
-              float v = 0.0f;
-              if (i < valid) {
-                const int ih = run.ih0 + ky[i], iw = run.iw0 + kx[i] + l;
-                if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w)
-                  v = img[plane[i] + (int64_t)ih * s.w + iw];
-              }
-              dst[i] = v;
-            }
-          }
-        }
-      }
-      return;
+    if (transposed) {
+      pack_taps(i0, rows, p0, kc, MR, out);
+    } else {
+      pack_channels(i0, rows, p0, kc, MR, out);
     }
-#endif
-    alignas(64) float lines[MR][GEMM_KC];
-    for (int t = 0; t * MR < rows; t++, out += (int64_t)MR * kc) {
-      const int64_t base = (int64_t)i0 + t * MR;
-      const int valid = (int)std::min<int64_t>(std::min(MR, rows - t * MR), g.crs() - base);
-      const float* src[MR];
-      unroll(base, valid, p0, kc, lines, src);
-      pack_a_rows(src, valid, kc, out);
+  }
+  void pack_b(int j0, int cols, int p0, int kc, float* out) const override {
+    if (transposed) {
+      pack_channels(j0, cols, p0, kc, NR, out);
+    } else {
+      pack_taps(j0, cols, p0, kc, NR, out);
     }
   }
 
-  // depth p0.. are output positions across the batch, columns j0.. are output
-  // channels: one stretch per image, dy's channel rows transposed into place
-  void pack_b(int j0, int cols, int p0, int kc, float* out) const override {
+  // micro-panels `width` taps wide (MR for A, NR for B) of col(x)^T: element
+  // (position p0 + p, tap first + j) at out[p*width + j]
+  void pack_taps(int first, int count, int p0, int kc, int width, float* out) const {
+    const ConvShape& s = g.s;
+    for (int t = 0; t * width < count; t++, out += (int64_t)width * kc) {
+      const int64_t base = (int64_t)first + t * width;
+      const int valid =
+          (int)std::min<int64_t>(std::min(width, count - t * width), g.crs() - base);
+#ifdef __AVX2__
+      // 8 taps x 8 positions at a time
+      for (int half = 0; half * 8 < width; half++) {
+        const TapSet taps(s, g, base + half * 8, std::max(0, std::min(8, valid - half * 8)));
+        for (int p = 0; p < kc; p += 8) {
+          const int npos = std::min(8, kc - p);
+          __m256 v[8];
+          unrolled_block(g, x, taps, (int64_t)p0 + p, npos, v);
+          float* dst = out + (int64_t)p * width + half * 8;
+          if (width == MR) {
+            for (int q = 0; q < npos; q++) store_mr(dst + q * MR, v[q]);
+          } else {
+            for (int q = 0; q < npos; q++) _mm256_store_ps(dst + q * NR, v[q]);
+          }
+        }
+      }
+#else
+      for (int p = 0; p < kc; p++) {
+        const int64_t col = (int64_t)p0 + p, img = col / g.pq, pos = col - img * g.pq;
+        const int ih0 = (int)(pos / s.q) * s.stride_h - s.pad_h;
+        const int iw0 = (int)(pos % s.q) * s.stride_w - s.pad_w;
+        Tap tap(s, base);
+        for (int j = 0; j < width; j++) {
+          float v = 0.0f;
+          if (j < valid) {
+            const int ih = ih0 + tap.ky, iw = iw0 + tap.kx;
+            if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w)
+              v = x[img * g.chw + tap.ci * g.hw + (int64_t)ih * s.w + iw];
+            tap.next(s);
+          }
+          out[(int64_t)p * width + j] = v;
+        }
+      }
+#endif
+    }
+  }
+
+  // micro-panels `width` output channels wide of dy^T (dy read as
+  // k x n*p*q): one stretch per image, dy's rows transposed into place
+  void pack_channels(int first, int count, int p0, int kc, int width, float* out) const {
     const ConvShape& s = g.s;
     const int64_t image_stride = (int64_t)s.k * g.pq;
-    for (int t = 0; t * NR < cols; t++, out += (int64_t)NR * kc) {
-      const int ch0 = j0 + t * NR;
-      const int valid = std::min({NR, cols - t * NR, s.k - ch0});
+    for (int t = 0; t * width < count; t++, out += (int64_t)width * kc) {
+      const int ch0 = first + t * width;
+      const int valid = std::min({width, count - t * width, s.k - ch0});
       for (int off = 0; off < kc;) {
         const int64_t col = (int64_t)p0 + off;
         const int64_t img = col / g.pq, pos = col - img * g.pq;
         const int len = (int)std::min<int64_t>(kc - off, g.pq - pos);
         const float* src[NR];
         for (int j = 0; j < valid; j++) src[j] = dy + img * image_stride + (ch0 + j) * g.pq + pos;
-        if (off == 0 && len == kc) {
+        if (width == MR) {
+          pack_a_rows(src, valid, len, out + (int64_t)off * MR);
+        } else if (off == 0 && len == kc) {
           pack_b_rows(src, valid, kc, out);
         } else {
           // a stretch inside the panel: pack it into a small panel, copy it in
@@ -428,14 +535,22 @@ void conv2d_backward_weight(const ConvShape& s, const float* x, const float* dy,
                             float* db) {
   const Columns g(s);
   const int64_t crs = g.crs();
-  // dw^T goes to scratch, then is transposed into dw
-  std::vector<float> dw_t(crs * s.k);
-  gemm_operands((int)crs, s.k, (int)g.count(), 1.0f, WeightOperands(s, x, dy), 0.0f,
-                GemmOutput{dw_t.data(), s.k});
-  parallel_for(0, s.k, std::max<int64_t>(1, (1 << 14) / crs), [&](int64_t lo, int64_t hi) {
-    for (int64_t kk = lo; kk < hi; kk++)
-      for (int64_t i = 0; i < crs; i++) dw[kk * crs + i] = dw_t[i * s.k + kk];
-  });
+  // the way round that wastes fewer tile lanes (only the shape decides)
+  auto padded = [](int64_t v, int64_t tile) { return (v + tile - 1) / tile * tile; };
+  const bool transposed = padded(crs, MR) * padded(s.k, NR) <= padded(s.k, MR) * padded(crs, NR);
+  if (transposed) {
+    // dw^T goes to scratch, then is transposed into dw
+    std::vector<float> dw_t(crs * s.k);
+    gemm_operands((int)crs, s.k, (int)g.count(), 1.0f, WeightOperands(s, x, dy, true), 0.0f,
+                  GemmOutput{dw_t.data(), s.k});
+    parallel_for(0, s.k, std::max<int64_t>(1, (1 << 14) / crs), [&](int64_t lo, int64_t hi) {
+      for (int64_t kk = lo; kk < hi; kk++)
+        for (int64_t i = 0; i < crs; i++) dw[kk * crs + i] = dw_t[i * s.k + kk];
+    });
+  } else {
+    gemm_operands(s.k, (int)crs, (int)g.count(), 1.0f, WeightOperands(s, x, dy, false), 0.0f,
+                  GemmOutput{dw, crs});
+  }
   if (db) {
     parallel_for(0, s.k, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t kk = lo; kk < hi; kk++) {
