@@ -406,6 +406,22 @@ int main(int argc, char** argv) {
 
   if (do_bench) {
     std::printf("\nthreads %d\n", cpu::num_threads());
+    if (wanted("pool")) {
+      // what a parallel region costs: each piece does ~20 us of arithmetic;
+      // ideally the region takes as long as one piece
+      auto piece = [] {
+        volatile float acc = 0.0f;
+        for (int i = 0; i < 5000; i++) acc = acc + 1.0f;
+      };
+      Timing one = time_runs(201, piece);
+      Timing all = time_runs(201, [&] {
+        cpu::parallel_for(0, cpu::num_threads(), 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t i = lo; i < hi; i++) piece();
+        });
+      });
+      std::printf("pool: one piece %.1f us, %d pieces in parallel %.1f us (median; best %.1f us)\n",
+                  one.median * 1e6, cpu::num_threads(), all.median * 1e6, all.best * 1e6);
+    }
     if (runs == 0) runs = quick ? 3 : 7;
     bench_gemm(false, false, 1000, 1000, 1000, runs);
     bench_gemm(false, false, 2048, 2048, 2048, runs);

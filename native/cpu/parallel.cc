@@ -1,9 +1,13 @@
 // the thread pool behind parallel.h: num_threads()-1 persistent workers, each
-// with its own mailbox (a generation counter). a parallel region bumps the
-// mailboxes of the workers it needs, runs task 0 itself, and waits for a
-// countdown. waiting spins briefly (kernels come in quick succession during a
-// training step) and then sleeps on a condition variable, so an idle pool
-// costs nothing on a machine shared with other work.
+// with a mailbox and a ticket. a parallel region (job j) opens the tickets of
+// the workers it needs (ticket = 2j: task open), posts j to their mailboxes,
+// runs task 0 itself, and then claims (ticket 2j -> 2j+1) and runs any task
+// whose worker has not claimed it yet: on a machine with more busy threads than
+// cores a sleeping worker may take milliseconds to be scheduled, and the caller
+// need not wait for it. the pieces are fixed; only who runs them varies, which
+// changes no result. waiting spins briefly (kernels come in quick succession
+// during a training step) and then sleeps on a condition variable, so an idle
+// pool costs nothing on a machine shared with other work.
 #include "cpu/parallel.h"
 
 #include <atomic>
@@ -40,21 +44,29 @@ int default_threads() {
   return hw == 0 ? 1 : static_cast<int>(hw);
 }
 
-// spins on pred for up to kSpin, then reports whether it became true
+// waits for pred for up to kSpin without sleeping: a short busy spin (the
+// common case, a partner thread a microsecond away), then yielding, so that a
+// machine with more runnable threads than cores can run the thread being
+// waited for. reports whether pred became true.
 template <class Pred>
 bool spin_until(Pred pred) {
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0;; i++) {
+  for (int i = 0; i < 2000; i++) {
     if (pred()) return true;
     CUDALAB_PAUSE();
-    if ((i & 255) == 255 && std::chrono::steady_clock::now() - start > kSpin) return pred();
   }
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < kSpin) {
+    if (pred()) return true;
+    std::this_thread::yield();
+  }
+  return pred();
 }
 
 thread_local bool tls_inside = false;
 
 struct Worker {
-  std::atomic<uint64_t> generation{0};
+  std::atomic<uint64_t> mailbox{0};  // the last job posted to this worker
+  std::atomic<uint64_t> ticket{1};   // 2j: job j's task open; 2j+1: claimed
   std::thread thread;
 };
 
@@ -62,15 +74,16 @@ struct Pool {
   std::atomic<int> threads{0};  // including the caller; 0 = not yet decided
   std::atomic<bool> busy{false};
 
-  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::unique_ptr<Worker>> workers;  // only grows, only while busy
   std::mutex sleep_mutex;
   std::condition_variable wake;      // workers sleep here
   std::condition_variable finished;  // the caller sleeps here
 
-  // the current job; written before mailboxes are bumped
+  // the current job; written before its tickets are opened
+  uint64_t job = 0;
   detail::TaskFn fn = nullptr;
   void* ctx = nullptr;
-  std::atomic<int> pending{0};
+  std::atomic<int> pending{0};  // claimed-or-open tasks not yet finished
   std::mutex error_mutex;
   std::exception_ptr error;
 
@@ -79,24 +92,39 @@ struct Pool {
     if (!error) error = e;
   }
 
+  void run_task(int task) {
+    try {
+      fn(ctx, task);
+    } catch (...) {
+      record(std::current_exception());
+    }
+  }
+
+  // a finished task: the last one wakes the caller if it went to sleep
+  void task_done() {
+    if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(sleep_mutex);
+      finished.notify_all();
+    }
+  }
+
   void worker_loop(Worker* self, int task) {
     tls_inside = true;
     uint64_t seen = 0;
     for (;;) {
-      auto arrived = [&] { return self->generation.load(std::memory_order_acquire) != seen; };
+      auto arrived = [&] { return self->mailbox.load(std::memory_order_acquire) != seen; };
       if (!spin_until(arrived)) {
         std::unique_lock<std::mutex> lock(sleep_mutex);
         wake.wait(lock, arrived);
       }
-      seen = self->generation.load(std::memory_order_acquire);
-      try {
-        fn(ctx, task);
-      } catch (...) {
-        record(std::current_exception());
-      }
-      if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(sleep_mutex);
-        finished.notify_all();
+      seen = self->mailbox.load(std::memory_order_acquire);
+      // a late wake-up finds its task already run by the caller (ticket moved
+      // on), and does nothing. a successful claim means job `seen` is still
+      // the current one, and fn/ctx are its own.
+      uint64_t open = 2 * seen;
+      if (self->ticket.compare_exchange_strong(open, open + 1, std::memory_order_acq_rel)) {
+        run_task(task);
+        task_done();
       }
     }
   }
@@ -119,23 +147,31 @@ struct Pool {
       return;
     }
     ensure_workers(tasks);
+    const uint64_t j = ++job;
     fn = f;
     ctx = c;
     error = nullptr;
     pending.store(tasks - 1, std::memory_order_relaxed);
-    for (int t = 1; t < tasks; t++)
-      workers[t - 1]->generation.fetch_add(1, std::memory_order_release);
+    for (int t = 1; t < tasks; t++) {
+      workers[t - 1]->ticket.store(2 * j, std::memory_order_release);
+      workers[t - 1]->mailbox.store(j, std::memory_order_release);
+    }
     {
-      // taking the mutex orders the bumps before any sleeper's predicate check
+      // taking the mutex orders the posts before any sleeper's predicate check
       std::lock_guard<std::mutex> lock(sleep_mutex);
     }
     wake.notify_all();
 
     tls_inside = true;
-    try {
-      f(c, 0);
-    } catch (...) {
-      record(std::current_exception());
+    run_task(0);
+    // tasks whose workers have not started yet are run here
+    for (int t = 1; t < tasks; t++) {
+      uint64_t open = 2 * j;
+      if (workers[t - 1]->ticket.compare_exchange_strong(open, open + 1,
+                                                          std::memory_order_acq_rel)) {
+        run_task(t);
+        pending.fetch_sub(1, std::memory_order_acq_rel);
+      }
     }
     tls_inside = false;
 

@@ -5,8 +5,10 @@
 //   parallel_for(begin, end, grain, fn)
 //     calls fn(lo, hi) on contiguous ranges that together cover [begin, end).
 //     the range is cut into at most num_threads() pieces of at least `grain`
-//     elements each (equal sizes, give or take one); piece t runs on thread t
-//     (piece 0 on the calling thread). with one piece, fn runs inline.
+//     elements each (equal sizes, give or take one). piece 0 runs on the
+//     calling thread, piece t on worker t, unless that worker has not started
+//     it by the time the caller is done with its own (a busy machine), in
+//     which case the caller runs it too. with one piece, fn runs inline.
 //     returns when every piece is done.
 //
 //   parallel_chunks(begin, end, chunk, fn)
@@ -39,8 +41,8 @@
 //     from a second thread while the pool is busy, runs inline on its thread.
 //     so a kernel may call another parallel kernel freely; only the outermost
 //     level runs in parallel.
-//   - thread t of a call is not tied to an os thread id; use
-//     thread_local storage for per-thread scratch buffers.
+//   - which os thread runs a piece is not fixed: keep per-thread scratch in
+//     thread_local storage, never indexed by piece.
 //
 // grain: pick it so one piece is worth at least ~20 microseconds (e.g. ~32k
 // floats for a streaming elementwise op); smaller problems then run inline and
