@@ -443,31 +443,39 @@ struct InputOperands final : GemmOperands {
   }
 };
 
-// dx planes [c_lo, c_hi) of one image from its unrolled gradient col
-// (crs x p*q, row stride ld): each plane is zeroed and then accumulated in a
-// fixed (ky, kx, oh, ow) order
-void col2im_channels(const ConvShape& s, const float* col, int64_t ld, float* dx, int64_t c_lo,
-                     int64_t c_hi) {
-  for (int64_t ci = c_lo; ci < c_hi; ci++) {
-    float* plane = dx + ci * s.h * s.w;
-    std::fill(plane, plane + (int64_t)s.h * s.w, 0.0f);
-    for (int ky = 0; ky < s.r; ky++) {
-      for (int kx = 0; kx < s.s; kx++) {
-        const float* src = col + ((ci * s.r + ky) * s.s + kx) * ld;
-        // valid ow: 0 <= ow*stride - pad + kx < w
-        const int a = s.pad_w - kx, b = s.w - 1 + s.pad_w - kx;
-        const int q_lo = std::min(s.q, a <= 0 ? 0 : (a + s.stride_w - 1) / s.stride_w);
-        const int q_hi = std::max(q_lo, std::min(s.q, b < 0 ? 0 : b / s.stride_w + 1));
-        for (int oh = 0; oh < s.p; oh++) {
-          const int ih = oh * s.stride_h - s.pad_h + ky;
-          if (ih < 0 || ih >= s.h) continue;
-          float* dst = plane + (int64_t)ih * s.w - s.pad_w + kx;
-          const float* row = src + (int64_t)oh * s.q;
-          if (s.stride_w == 1) {
-            for (int ow = q_lo; ow < q_hi; ow++) dst[ow] += row[ow];
-          } else {
-            for (int ow = q_lo; ow < q_hi; ow++) dst[(int64_t)ow * s.stride_w] += row[ow];
-          }
+// the valid output columns [q_lo[kx], q_hi[kx]) for each kernel column kx:
+// those whose input column ow*stride - pad + kx lies inside the image
+struct ValidColumns {
+  std::vector<int> lo, hi;
+  explicit ValidColumns(const ConvShape& s) : lo(s.s), hi(s.s) {
+    for (int kx = 0; kx < s.s; kx++) {
+      const int a = s.pad_w - kx, b = s.w - 1 + s.pad_w - kx;
+      lo[kx] = std::min(s.q, a <= 0 ? 0 : (a + s.stride_w - 1) / s.stride_w);
+      hi[kx] = std::max(lo[kx], std::min(s.q, b < 0 ? 0 : b / s.stride_w + 1));
+    }
+  }
+};
+
+// dx plane ci of one image from its unrolled gradient col (crs x p*q, row
+// stride ld): the plane is zeroed and then accumulated in a fixed
+// (ky, kx, oh, ow) order
+void col2im_plane(const ConvShape& s, const ValidColumns& valid, const float* col, int64_t ld,
+                  float* dx, int64_t ci) {
+  float* plane = dx + ci * s.h * s.w;
+  std::fill(plane, plane + (int64_t)s.h * s.w, 0.0f);
+  for (int ky = 0; ky < s.r; ky++) {
+    for (int kx = 0; kx < s.s; kx++) {
+      const float* src = col + ((ci * s.r + ky) * s.s + kx) * ld;
+      const int q_lo = valid.lo[kx], q_hi = valid.hi[kx];
+      for (int oh = 0; oh < s.p; oh++) {
+        const int ih = oh * s.stride_h - s.pad_h + ky;
+        if (ih < 0 || ih >= s.h) continue;
+        float* __restrict dst = plane + (int64_t)ih * s.w - s.pad_w + kx;
+        const float* __restrict row = src + (int64_t)oh * s.q;
+        if (s.stride_w == 1) {
+          for (int ow = q_lo; ow < q_hi; ow++) dst[ow] += row[ow];
+        } else {
+          for (int ow = q_lo; ow < q_hi; ow++) dst[(int64_t)ow * s.stride_w] += row[ow];
         }
       }
     }
@@ -568,6 +576,7 @@ void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, 
   const int64_t y_image = (int64_t)s.k * g.pq;
   // groups of images whose unrolled gradient stays around a MiB; how the
   // batch is grouped does not change any result
+  const ValidColumns valid(s);
   const int64_t per_group =
       std::max<int64_t>(1, std::min<int64_t>(s.n, (1 << 18) / std::max<int64_t>(1, crs * g.pq)));
   parallel_chunks(0, s.n, per_group, [&](int64_t, int64_t lo, int64_t hi) {
@@ -582,8 +591,8 @@ void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, 
                  [&](int64_t a, int64_t b) {
                    for (int64_t plane = a; plane < b; plane++) {
                      const int64_t img = plane / s.c, ci = plane % s.c;
-                     col2im_channels(s, col + img * g.pq, columns, dx + (lo + img) * g.chw, ci,
-                                     ci + 1);
+                     col2im_plane(s, valid, col + img * g.pq, columns, dx + (lo + img) * g.chw,
+                                  ci);
                    }
                  });
   });
