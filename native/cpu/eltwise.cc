@@ -19,9 +19,11 @@ static void for_chunks(int64_t n, const F& body) {
   parallel_chunks(0, n, kChunk, [&](int64_t, int64_t lo, int64_t hi) { body(lo, hi); });
 }
 
+// written so a NaN passes through (NaN < 0 is false), as in PyTorch: a
+// diverging run must not hide its NaN behind a ReLU
 void relu_forward(int64_t n, const float* x, float* y) {
   for_chunks(n, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (int64_t i = lo; i < hi; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
   });
 }
 

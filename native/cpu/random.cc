@@ -1,6 +1,7 @@
 // dropout and random fills on the cpu. every value is a pure function of
 // (seed, offset, index) through philox (common/philox.h), so the CUDA kernels
 // and any thread count produce the same numbers.
+#include <cmath>
 #include <cstdint>
 
 #include "common/philox.h"
@@ -37,16 +38,18 @@ void dropout_backward(int64_t n, const float* dy, const float* mask, float* dx) 
   });
 }
 
+// std::fma spelled out: the CUDA kernels use fmaf, and the two must agree to
+// the bit whether or not the compiler would have contracted a*b+c itself
 void uniform(int64_t n, float* x, float lo_value, float hi_value, uint64_t seed, uint64_t offset) {
   const float range = hi_value - lo_value;
   parallel_chunks(0, n, kChunk, [&](int64_t, int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; i++) x[i] = lo_value + range * philox_uniform(seed, offset, (uint64_t)i);
+    for (int64_t i = lo; i < hi; i++) x[i] = std::fma(range, philox_uniform(seed, offset, (uint64_t)i), lo_value);
   });
 }
 
 void normal(int64_t n, float* x, float mean, float stddev, uint64_t seed, uint64_t offset) {
   parallel_chunks(0, n, kChunk, [&](int64_t, int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; i++) x[i] = mean + stddev * philox_normal(seed, offset, (uint64_t)i);
+    for (int64_t i = lo; i < hi; i++) x[i] = std::fma(stddev, philox_normal(seed, offset, (uint64_t)i), mean);
   });
 }
 

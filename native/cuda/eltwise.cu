@@ -52,8 +52,8 @@ __global__ void binary_kernel(int64_t n, const float* a, const float* b, float* 
   for (int64_t i = done + start; i < n; i += stride) out[i] = f(a[i], b[i]);
 }
 
-struct Relu {
-  __device__ float operator()(float x) const { return x > 0.0f ? x : 0.0f; }
+struct Relu {  // NaN passes through, as on the cpu and in PyTorch
+  __device__ float operator()(float x) const { return x < 0.0f ? 0.0f : x; }
 };
 struct ReluBackward {  // (dy, y)
   __device__ float operator()(float dy, float y) const { return y > 0.0f ? dy : 0.0f; }

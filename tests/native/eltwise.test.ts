@@ -26,6 +26,18 @@ describe('elementwise (cpu)', () => {
     }
   });
 
+  it('relu lets NaN through and has zero gradient there, as PyTorch does', () => {
+    const cpu = scopes.cpu;
+    const x = Float32Array.of(NaN, -1, 2, -Infinity, Infinity);
+    const y = cpu.out(5), dx = cpu.out(5);
+    addon.reluForward(5, cpu.floats(x), y);
+    const yv = cpu.read(y);
+    expect(Number.isNaN(yv[0])).toBe(true);
+    expect(Array.from(yv.slice(1))).toEqual([0, 2, 0, Infinity]);
+    addon.reluBackward(5, cpu.floats(Float32Array.of(1, 1, 1, 1, 1)), y, dx);
+    expect(Array.from(cpu.read(dx))).toEqual([0, 0, 1, 0, 1]);
+  });
+
   it('relu backward matches finite differences', () => {
     const rng = new Rng(31);
     const cpu = scopes.cpu;
