@@ -40,9 +40,9 @@ namespace {
 
 constexpr int MR = GEMM_MR;  // micro-tile rows
 constexpr int NR = GEMM_NR;  // micro-tile columns (two ymm registers)
-constexpr int KC = GEMM_KC;  // depth block: a B micro-panel (KC x NR) is 16 KiB, fits L1
-constexpr int MC = 144;      // row block: the packed A block (MC x KC) is 144 KiB, fits L2
-constexpr int NC = 3072;     // column block: the packed B panel (KC x NC) is 3 MiB, in L3
+constexpr int KC = GEMM_KC;  // depth block: a B micro-panel (KC x NR) is 24 KiB, fits L1
+constexpr int MC = 120;      // row block: the packed A block (MC x KC) is 180 KiB, fits L2
+constexpr int NC = 2048;     // column block: the packed B panel (KC x NC) is 3 MiB, in L3
 
 // below this many flops a gemm runs on the calling thread: waking the pool
 // would cost more than it saves

@@ -31,7 +31,7 @@ namespace cpu {
 
 constexpr int GEMM_MR = 6;
 constexpr int GEMM_NR = 16;
-constexpr int GEMM_KC = 256;
+constexpr int GEMM_KC = 384;
 
 struct GemmOperands {
   virtual void pack_a(int i0, int rows, int p0, int kc, float* out) const = 0;
