@@ -8,10 +8,15 @@
 //            (zero in the padding)
 //   dy       read as a k x n*p*q matrix
 //
-// forward:          y  = w (k x crs) * col(x)          (+ bias)
-// backward weight:  dw = dy * col(x)^T                  (the batch is gemm's k)
+// forward:          y  = w (k x crs) * col(x)          (+ bias, in gemm's store)
+// backward weight:  dw = dy * col(x)^T, or its transpose dw^T = col(x) * dy^T,
+//                   whichever fits the tile grid better (the batch is gemm's k)
 // backward input:   dx = col2im(w^T (crs x k) * dy)     (a group of images at a
 //                        time, so the unrolled gradient stays small)
+//
+// the packers read col(x) straight from x: 8 or 16 neighbouring pixels of an
+// input row at a time where the columns allow it (stride 1, within one output
+// row), AVX2 gathers elsewhere, register transposes where gemm wants col(x)^T.
 //
 // determinism: y, dw and the unrolled gradient are gemm outputs (one thread
 // per element, fixed summation order; see gemm.cc). the batch reduction of dw
@@ -58,7 +63,6 @@ struct Run {
   int len;
   int64_t image;  // offset of the image in x (or in dy)
   int ih0, iw0;   // input coordinates of the first column for ky = kx = 0
-  int64_t pos;    // oh*q + ow of the first column
 };
 
 // splits columns [j, j + len) into runs; returns how many (at most len)
@@ -70,7 +74,7 @@ int split_runs(const Columns& g, int64_t j, int len, int64_t image_stride, Run* 
     const int oh = (int)(pos / g.s.q), ow = (int)(pos - (int64_t)oh * g.s.q);
     const int n = std::min(len - off, g.s.q - ow);
     runs[count++] = {off, n, img * image_stride, oh * g.s.stride_h - g.s.pad_h,
-                     ow * g.s.stride_w - g.s.pad_w, pos};
+                     ow * g.s.stride_w - g.s.pad_w};
     off += n;
   }
   return count;
@@ -179,15 +183,19 @@ inline Lanes8 lanes8(const Columns& g, int64_t col, int count, int64_t base_imag
 inline __m256 gather8(const ConvShape& s, const float* base, const Lanes8& l, int32_t plane,
                       int ky, int kx) {
   const __m256i minus1 = _mm256_set1_epi32(-1);
+  const __m256i h = _mm256_set1_epi32(s.h), w = _mm256_set1_epi32(s.w);
   const __m256i ih = _mm256_add_epi32(l.ih0, _mm256_set1_epi32(ky));
   const __m256i iw = _mm256_add_epi32(l.iw0, _mm256_set1_epi32(kx));
-  const __m256i inside = _mm256_and_si256(
-      _mm256_and_si256(_mm256_cmpgt_epi32(ih, minus1), _mm256_cmpgt_epi32(_mm256_set1_epi32(s.h), ih)),
-      _mm256_and_si256(_mm256_cmpgt_epi32(iw, minus1), _mm256_cmpgt_epi32(_mm256_set1_epi32(s.w), iw)));
-  const __m256i index = _mm256_add_epi32(
-      _mm256_add_epi32(l.image, _mm256_set1_epi32(plane)),
-      _mm256_add_epi32(_mm256_mullo_epi32(ih, _mm256_set1_epi32(s.w)), iw));
-  return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), base, index, _mm256_castsi256_ps(inside), 4);
+  const __m256i rows_in =
+      _mm256_and_si256(_mm256_cmpgt_epi32(ih, minus1), _mm256_cmpgt_epi32(h, ih));
+  const __m256i cols_in =
+      _mm256_and_si256(_mm256_cmpgt_epi32(iw, minus1), _mm256_cmpgt_epi32(w, iw));
+  const __m256i inside = _mm256_and_si256(rows_in, cols_in);
+  // masked-off lanes may compute any index: they are never loaded
+  const __m256i index = _mm256_add_epi32(_mm256_add_epi32(l.image, _mm256_set1_epi32(plane)),
+                                         _mm256_add_epi32(_mm256_mullo_epi32(ih, w), iw));
+  return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), base, index, _mm256_castsi256_ps(inside),
+                                  4);
 }
 
 // gathers index a span of up to 16 images with 32-bit offsets
@@ -427,7 +435,8 @@ struct InputOperands final : GemmOperands {
       const int64_t img = base / g.pq, pos = base - img * g.pq;
       const float* src = dy + img * image_stride + (int64_t)p0 * g.pq + pos;
       if (valid == NR && pos + NR <= g.pq) {
-        for (int p = 0; p < kc; p++, src += g.pq) std::memcpy(out + p * NR, src, sizeof(float) * NR);
+        for (int p = 0; p < kc; p++, src += g.pq)
+          std::memcpy(out + p * NR, src, sizeof(float) * NR);
         continue;
       }
       for (int j = 0; j < NR; j++) {
@@ -563,7 +572,8 @@ void conv2d_backward_weight(const ConvShape& s, const float* x, const float* dy,
     parallel_for(0, s.k, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t kk = lo; kk < hi; kk++) {
         float acc = 0.0f;
-        for (int64_t img = 0; img < s.n; img++) acc += plane_sum(dy + (img * s.k + kk) * g.pq, g.pq);
+        for (int64_t img = 0; img < s.n; img++)
+          acc += plane_sum(dy + (img * s.k + kk) * g.pq, g.pq);
         db[kk] = acc;
       }
     });
@@ -582,8 +592,8 @@ void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, 
   parallel_chunks(0, s.n, per_group, [&](int64_t, int64_t lo, int64_t hi) {
     const int64_t columns = (hi - lo) * g.pq;
     float* col = scratch(crs * columns);
-    gemm_operands((int)crs, (int)columns, s.k, 1.0f, InputOperands(s, w, dy + lo * y_image, columns),
-                  0.0f, GemmOutput{col, columns});
+    const InputOperands ops(s, w, dy + lo * y_image, columns);
+    gemm_operands((int)crs, (int)columns, s.k, 1.0f, ops, 0.0f, GemmOutput{col, columns});
     // every (image, channel) plane of the group, in one parallel region
     const int64_t planes = (hi - lo) * s.c;
     const int64_t plane_work = crs / std::max(1, s.c) * g.pq;
