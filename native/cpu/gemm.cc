@@ -43,6 +43,7 @@ constexpr int NR = GEMM_NR;  // micro-tile columns (two ymm registers)
 constexpr int KC = GEMM_KC;  // depth block: a B micro-panel (KC x NR) is 24 KiB, fits L1
 constexpr int MC = 120;      // row block: the packed A block (MC x KC) is 180 KiB, fits L2
 constexpr int NC = 2048;     // column block: the packed B panel (KC x NC) is 3 MiB, in L3
+constexpr int kNarrowNC = 256;  // column block when C has at most MC rows
 
 // below this many flops a gemm runs on the calling thread: waking the pool
 // would cost more than it saves
@@ -216,11 +217,15 @@ void gemm_rectangle(int k, float alpha, const GemmOperands& ops, float beta,
   thread_local Scratch packed_a, packed_b;
   const int kc_max = std::min(KC, k);
   float* pa = packed_a.get((size_t)MC * kc_max);
-  const int nc_max = std::min(NC, (col1 - col0 + NR - 1) / NR * NR);
+  // with few rows (one A block) the packed B block is used by few tiles and
+  // then dropped: a narrow one stays in L2 from packing to use, and the A
+  // block re-packed per column block is small
+  const int nc_step = row1 - row0 <= MC ? kNarrowNC : NC;
+  const int nc_max = std::min(nc_step, (col1 - col0 + NR - 1) / NR * NR);
   float* pb = packed_b.get((size_t)nc_max * kc_max);
 
-  for (int jc = col0; jc < col1; jc += NC) {
-    const int nc = std::min(NC, col1 - jc);
+  for (int jc = col0; jc < col1; jc += nc_step) {
+    const int nc = std::min(nc_step, col1 - jc);
     for (int pc = 0; pc < k; pc += KC) {
       const int kc = std::min(KC, k - pc);
       const float cb = pc == 0 ? beta : 1.0f;
