@@ -425,14 +425,18 @@ int main(int argc, char** argv) {
     if (runs == 0) runs = quick ? 3 : 7;
     bench_gemm(false, false, 1000, 1000, 1000, runs);
     bench_gemm(false, false, 2048, 2048, 2048, runs);
-    // the linear layers of a 64-image batch: forward, backward data, backward weight
+    // the linear layers of a 64-image batch as src/ops/matmul.ts calls them:
+    // forward y = x w^T, backward dx = dy w, dw = dy^T x
     bench_gemm(false, true, 64, 256, 2048, runs * 3);
     bench_gemm(false, false, 64, 2048, 256, runs * 3);
-    bench_gemm(true, false, 2048, 256, 64, runs * 3);
+    bench_gemm(true, false, 256, 2048, 64, runs * 3);
     bench_gemm(false, true, 64, 10, 256, runs * 3);
     bench_gemm(false, false, 64, 256, 10, runs * 3);
-    bench_gemm(true, false, 256, 10, 64, runs * 3);
-    // the conv gemms of one image
+    bench_gemm(true, false, 10, 256, 64, runs * 3);
+    // batch 1
+    bench_gemm(false, true, 1, 256, 2048, runs * 3);
+    // the seed cnn conv layers as per-image gemms (conv itself runs the batch as
+    // one gemm with im2col fused into packing: see the conv lines below)
     bench_gemm(false, false, 16, 1024, 27, runs * 3);
     bench_gemm(false, false, 32, 256, 144, runs * 3);
     bench_conv(make_shape(64, 3, 32, 32, 16, 3, 3, 1, 1), runs);
