@@ -79,46 +79,24 @@ struct TileStore {
   int rows, cols;
 };
 
-// the micro-kernel: acc = sum over p < kc of a[p*MR + r] * b[p*NR + j], in
-// order of p, one FMA per step; then the store above. every element of C goes
-// through this same code whatever the tile's position or size.
+// where a micro-kernel reads row p (NR floats) of its B micro-panel: a packed
+// panel, or a panel read in place through a table of row offsets
+struct PackedB {
+  const float* b;
+  const float* row(int p) const { return b + p * NR; }
+  static constexpr bool aligned = true;
+};
+struct InPlaceB {
+  const float* base;
+  const int32_t* offsets;
+  const float* row(int p) const { return base + offsets[p]; }
+  static constexpr bool aligned = false;
+};
+
 #ifdef __AVX2__
-void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, float* c,
-                  int64_t ldc, const TileStore& st) {
-  // twelve named accumulators, so that they stay in registers through the loop
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-#pragma GCC unroll 4
-  for (int p = 0; p < kc; p++) {
-    const __m256 b0 = _mm256_load_ps(b);
-    const __m256 b1 = _mm256_load_ps(b + 8);
-    __m256 av = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(av, b0, c00);
-    c01 = _mm256_fmadd_ps(av, b1, c01);
-    av = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(av, b0, c10);
-    c11 = _mm256_fmadd_ps(av, b1, c11);
-    av = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(av, b0, c20);
-    c21 = _mm256_fmadd_ps(av, b1, c21);
-    av = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(av, b0, c30);
-    c31 = _mm256_fmadd_ps(av, b1, c31);
-    av = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(av, b0, c40);
-    c41 = _mm256_fmadd_ps(av, b1, c41);
-    av = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(av, b0, c50);
-    c51 = _mm256_fmadd_ps(av, b1, c51);
-    a += MR;
-    b += NR;
-  }
-  const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-                             {c30, c31}, {c40, c41}, {c50, c51}};
+// writes a finished tile (see TileStore)
+__attribute__((noinline)) void store_tile(const __m256 (&acc)[MR][2], float* c, int64_t ldc,
+                                          const TileStore& st) {
   const __m256 va = _mm256_set1_ps(st.alpha);
   const __m256 vb = _mm256_set1_ps(st.cb);
   if (st.cols == NR) {
@@ -144,11 +122,9 @@ void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, 
     return;
   }
   // a partial tile: the same arithmetic, through lane masks
-  const __m256i lanes_lo = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i lanes_hi = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
   const __m256i limit = _mm256_set1_epi32(st.cols);
-  const __m256i m_lo = _mm256_cmpgt_epi32(limit, lanes_lo);
-  const __m256i m_hi = _mm256_cmpgt_epi32(limit, lanes_hi);
+  const __m256i m_lo = _mm256_cmpgt_epi32(limit, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i m_hi = _mm256_cmpgt_epi32(limit, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15));
   for (int r = 0; r < st.rows; r++) {
     float* row = c + r * ldc;
     __m256 lo, hi;
@@ -167,15 +143,69 @@ void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, 
     _mm256_maskstore_ps(row + 8, m_hi, hi);
   }
 }
+
+// the micro-kernel: acc = sum over p < kc of a[p*MR + r] * B[p][j], in order
+// of p, one FMA per step; then store_tile. every element of C goes through
+// this same arithmetic whatever the tile's position or size, and whether its
+// B panel was packed or read in place (the same values either way).
+//
+// kept out of line: inlined into the driver, the register allocator spilled an
+// accumulator to the stack, which puts a store-to-load round trip into that
+// accumulator's dependency chain on every step.
+template <class B>
+__attribute__((noinline)) void micro_kernel(int kc, const float* __restrict a, B b, float* c,
+                                            int64_t ldc, const TileStore& st) {
+  // twelve named accumulators, so that they stay in registers through the loop
+  // (an indexed array here was spilled to the stack on every step)
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int p = 0; p < kc; p++) {
+    const float* br = b.row(p);
+    const __m256 b0 = B::aligned ? _mm256_load_ps(br) : _mm256_loadu_ps(br);
+    const __m256 b1 = B::aligned ? _mm256_load_ps(br + 8) : _mm256_loadu_ps(br + 8);
+    __m256 av = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(av, b0, c00);
+    c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10);
+    c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20);
+    c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30);
+    c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40);
+    c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50);
+    c51 = _mm256_fmadd_ps(av, b1, c51);
+    a += MR;
+  }
+  __m256 acc[MR][2];
+  acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
+  acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;
+  acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
+  store_tile(acc, c, ldc, st);
+}
 #else
 // portable version: the same sums in the same order; the compiler vectorises
 // the j loops
-void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, float* c,
-                  int64_t ldc, const TileStore& st) {
+template <class B>
+void micro_kernel(int kc, const float* __restrict a, B b, float* c, int64_t ldc,
+                  const TileStore& st) {
   float acc[MR][NR] = {};
-  for (int p = 0; p < kc; p++, a += MR, b += NR)
+  for (int p = 0; p < kc; p++, a += MR) {
+    const float* br = b.row(p);
     for (int r = 0; r < MR; r++)
-      for (int j = 0; j < NR; j++) acc[r][j] += a[r] * b[j];
+      for (int j = 0; j < NR; j++) acc[r][j] += a[r] * br[j];
+  }
   for (int r = 0; r < st.rows; r++)
     for (int j = 0; j < st.cols; j++) {
       float* x = c + r * ldc + j;
@@ -192,8 +222,9 @@ void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, 
 
 // a tile that straddles two matrices of a segmented C: staged through a
 // contiguous MR x NR buffer so that it goes through the same micro-kernel
-void staged_tile(int kc, const float* a, const float* b, const GemmOutput& out, int64_t i,
-                 int64_t j, const TileStore& st) {
+template <class B>
+void staged_tile(int kc, const float* a, B b, const GemmOutput& out, int64_t i, int64_t j,
+                 const TileStore& st) {
   alignas(64) float tile[MR * NR];
   auto each_piece = [&](auto fn) {
     for (int r = 0; r < st.rows; r++)
@@ -208,6 +239,17 @@ void staged_tile(int kc, const float* a, const float* b, const GemmOutput& out, 
     each_piece([](float* c, float* t, int len) { std::memcpy(t, c, sizeof(float) * len); });
   micro_kernel(kc, a, b, tile, NR, st);
   each_piece([](float* c, float* t, int len) { std::memcpy(c, t, sizeof(float) * len); });
+}
+
+// one tile of C, wherever it lives
+template <class B>
+inline void tile(int kc, const float* a, B b, const GemmOutput& out, int64_t i, int64_t j,
+                 const TileStore& st) {
+  if (j / out.segment == (j + st.cols - 1) / out.segment) {
+    micro_kernel(kc, a, b, out.at(i, j), out.ldc, st);
+  } else {
+    staged_tile(kc, a, b, out, i, j, st);
+  }
 }
 
 // runs the blocked loops over rows [row0, row1) x columns [col0, col1) of C
@@ -230,23 +272,36 @@ void gemm_rectangle(int k, float alpha, const GemmOperands& ops, float beta,
       const int kc = std::min(KC, k - pc);
       const float cb = pc == 0 ? beta : 1.0f;
       const bool with_bias = pc == 0 && out.row_bias;
-      ops.pack_b(jc, nc, pc, kc, pb);
+      // B panels read in place need no packing; the rest are packed
+      const float* in_place[NC / NR];
+      const int32_t* offsets[NC / NR];
+      if (ops.reads_b_in_place()) {
+        for (int jr = 0; jr < nc; jr += NR) {
+          const int t = jr / NR, cols = std::min(NR, nc - jr);
+          in_place[t] = nullptr;
+          if (cols < NR || !ops.b_in_place(jc + jr, pc, &in_place[t], &offsets[t])) {
+            in_place[t] = nullptr;
+            ops.pack_b(jc + jr, cols, pc, kc, pb + (int64_t)jr * kc);
+          }
+        }
+      } else {
+        for (int jr = 0; jr < nc; jr += NR) in_place[jr / NR] = nullptr;
+        ops.pack_b(jc, nc, pc, kc, pb);
+      }
       for (int ic = row0; ic < row1; ic += MC) {
         const int mc = std::min(MC, row1 - ic);
         ops.pack_a(ic, mc, pc, kc, pa);
         for (int jr = 0; jr < nc; jr += NR) {
-          const int cols = std::min(NR, nc - jr);
-          const float* bp = pb + (int64_t)jr * kc;
+          const int t = jr / NR, cols = std::min(NR, nc - jr);
           const int64_t j = jc + jr;
-          const bool one_segment = j / out.segment == (j + cols - 1) / out.segment;
           for (int ir = 0; ir < mc; ir += MR) {
             const float* ap = pa + (int64_t)ir * kc;
             const TileStore st{alpha, cb, with_bias ? out.row_bias + ic + ir : nullptr,
                                std::min(MR, mc - ir), cols};
-            if (one_segment) {
-              micro_kernel(kc, ap, bp, out.at(ic + ir, j), out.ldc, st);
+            if (in_place[t]) {
+              tile(kc, ap, InPlaceB{in_place[t], offsets[t]}, out, ic + ir, j, st);
             } else {
-              staged_tile(kc, ap, bp, out, ic + ir, j, st);
+              tile(kc, ap, PackedB{pb + (int64_t)jr * kc}, out, ic + ir, j, st);
             }
           }
         }

@@ -33,9 +33,19 @@ constexpr int GEMM_MR = 6;
 constexpr int GEMM_NR = 16;
 constexpr int GEMM_KC = 384;
 
+//
+// B panels may also be read in place, without packing: when reads_b_in_place()
+// is true the driver asks b_in_place(j0, p0, ...) for every full NR-wide
+// panel; true, with base and offsets, means element (p0 + p, j0 + j) is
+// base[offsets[p] + j] for p < kc, j < NR (the NR floats of a row are
+// contiguous). panels for which it returns false are packed with pack_b.
 struct GemmOperands {
   virtual void pack_a(int i0, int rows, int p0, int kc, float* out) const = 0;
   virtual void pack_b(int j0, int cols, int p0, int kc, float* out) const = 0;
+  virtual bool reads_b_in_place() const { return false; }
+  virtual bool b_in_place(int j0, int p0, const float** base, const int32_t** offsets) const {
+    return false;
+  }
   virtual ~GemmOperands() = default;
 };
 
