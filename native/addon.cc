@@ -793,6 +793,54 @@ Napi::Value Normal(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---- data ----
+
+// a batch from a data set in native memory: images (uint8, count*channels*plane)
+// and labels (uint8, count) gathered through order[first .. first+batch) (or
+// first .. first+batch itself when order is null) and mapped through table
+// (channels*256 floats). on the cpu every index is checked against count here;
+// on cuda the kernel turns a bad one into NaN pixels and label -1 (ops.h).
+Napi::Value GatherImages(const Napi::CallbackInfo& info) {
+  Args a(info, "gatherImages",
+         {"batch", "count", "channels", "plane", "images", "labels", "order", "first", "table", "out", "outLabels"});
+  int batch = dim(a, 0), count = dim(a, 1), channels = dim(a, 2), plane = dim(a, 3);
+  Storage* images = a.storage(4);
+  Storage* labels = a.storage(5);
+  Storage* order = a.storage(6, true);
+  int first = (int)a.integer(7, 0, INT32_MAX);
+  Storage* table = a.storage(8);
+  Storage* out = a.storage(9);
+  Storage* out_labels = a.storage(10);
+  Device d = a.same_device();
+  int64_t image = a.elements({channels, plane}, "an image (channels*plane)");
+  a.need(4, images, a.elements({count, image}, "images (count*channels*plane)"), 1, "count*channels*plane bytes");
+  a.need(5, labels, count, 1, "count label bytes");
+  int64_t end = (int64_t)first + batch;  // one past the last position read
+  if (order) {
+    a.need_ints(6, order, end, "first+batch indices (int32)");
+  } else if (end > count) {
+    a.fail("ERR_SHAPE", "without an order, images [" + std::to_string(first) + ", " + std::to_string(end) +
+                            ") lie outside the " + std::to_string(count) + " of argument 'count'");
+  }
+  a.need_floats(8, table, a.elements({channels, 256}, "table (channels*256)"), "channels*256");
+  a.need_floats(9, out, a.elements({batch, image}, "out (batch*channels*plane)"), "batch*channels*plane");
+  a.need_ints(10, out_labels, batch, "batch labels (int32)");
+  a.distinct(out, 9, {{images, 4}, {labels, 5}, {order, 6}, {table, 8}, {out_labels, 10}});
+  a.distinct(out_labels, 10, {{images, 4}, {labels, 5}, {order, 6}, {table, 8}});
+  if (order && order->device() == Device::cpu) {
+    const int32_t* o = I(order);
+    for (int64_t k = first; k < end; ++k) {
+      if (o[k] < 0 || o[k] >= count)
+        a.fail("ERR_ARG", a.name(6) + ": order[" + std::to_string(k) + "] = " + std::to_string(o[k]) +
+                              " is outside [0, " + std::to_string(count) + ")");
+    }
+  }
+  DISPATCH(d, gather_images(batch, count, channels, plane, static_cast<const uint8_t*>(images->ptr()),
+                            static_cast<const uint8_t*>(labels->ptr()), I(order), first, F(table), F(out),
+                            I(out_labels)));
+  return info.Env().Undefined();
+}
+
 #define EXPORT(js_name, fn)                                                                          \
   exports.Set(js_name, Napi::Function::New(                                                          \
                            env, [](const Napi::CallbackInfo& info) { return guarded(info, js_name, fn); }, \
@@ -836,6 +884,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("fill", Fill);
   EXPORT("uniform", Uniform);
   EXPORT("normal", Normal);
+  EXPORT("gatherImages", GatherImages);
   return exports;
 }
 

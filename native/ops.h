@@ -118,7 +118,19 @@ struct PoolShape {
   void fill(int64_t n, float* x, float value);                                            \
   void uniform(int64_t n, float* x, float lo, float hi, uint64_t seed, uint64_t offset);  \
   void normal(int64_t n, float* x, float mean, float stddev, uint64_t seed,               \
-              uint64_t offset);
+              uint64_t offset);                                                           \
+                                                                                          \
+  /* data: a batch built from a data set kept in the backend's memory.                  */ \
+  /* images: count images of channels*plane uint8 each (CHW); labels: count uint8.      */ \
+  /* batch item i is image idx = order ? order[first + i] : first + i, and              */ \
+  /*   out[i][c][p] = table[c*256 + images[idx][c][p]], out_labels[i] = labels[idx].    */ \
+  /* a table lookup, no arithmetic: bit-identical on every backend, and to a host       */ \
+  /* loader using the same table. an idx outside [0, count) (the binding rejects        */ \
+  /* it on cpu; a cuda kernel cannot stop to ask) gives NaN pixels and label -1,        */ \
+  /* never a read outside images, so it surfaces as a non-finite loss.                  */ \
+  void gather_images(int batch, int count, int channels, int plane, const uint8_t* images, \
+                     const uint8_t* labels, const int32_t* order, int first,              \
+                     const float* table, float* out, int32_t* out_labels);
 
 namespace cudalab {
 namespace cpu {

@@ -134,6 +134,19 @@ export interface Addon {
   fill(n: number, x: NativeStorage, value: number): void;
   uniform(n: number, x: NativeStorage, lo: number, hi: number, seed: bigint, offset: bigint): void;
   normal(n: number, x: NativeStorage, mean: number, std: number, seed: bigint, offset: bigint): void;
+
+  /**
+   * a batch from a data set in native memory (gather_images in native/ops.h):
+   * images: uint8 storage of count*channels*plane (CHW per image); labels: uint8, count;
+   * order: int32 indices into the images, read at [first, first+batch), or null for
+   * images first .. first+batch-1; table: channels*256 floats;
+   * out[i][c][p] = table[c*256 + images[idx][c][p]] (batch*channels*plane floats),
+   * outLabels[i] = labels[idx] (int32). on cpu an index outside [0, count) is an
+   * ERR_ARG; on cuda it gives NaN pixels and label -1.
+   */
+  gatherImages(batch: number, count: number, channels: number, plane: number, images: NativeStorage,
+               labels: NativeStorage, order: NativeStorage | null, first: number, table: NativeStorage,
+               out: NativeStorage, outLabels: NativeStorage): void;
 }
 
 /** the error every native call throws on bad input; code is stable, message is for people */
