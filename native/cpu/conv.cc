@@ -202,12 +202,82 @@ inline __m256 gather8(const ConvShape& s, const float* base, const Lanes8& l, in
 bool gathers_fit(const Columns& g) { return 17 * g.chw < (int64_t)1 << 31; }
 #endif
 
-// y = w * col(x): A is w (plain), B is col(x) packed straight from x
+// x with its zero padding written out (n x c x hp x wp), or x itself when
+// there is no padding: with unit stride along w, 16 neighbouring columns of
+// col(x) in one output row are then 16 consecutive floats of it, for every tap,
+// and gemm reads its B panels in place (no packing) through a tap offset table
+struct PaddedInput {
+  const float* data = nullptr;  // null: not used
+  int hp = 0, wp = 0;
+  std::vector<int32_t> tap_offset;  // ci*hp*wp + ky*wp + kx, per unrolled row
+
+  PaddedInput(const ConvShape& s, const float* x) {
+    if (s.stride_w != 1 || s.q < NR) return;
+    hp = s.h + 2 * s.pad_h;
+    wp = s.w + 2 * s.pad_w;
+    const int64_t plane = (int64_t)hp * wp, planes = (int64_t)s.n * s.c;
+    if (plane * s.c >= ((int64_t)1 << 31)) return;
+    if (s.pad_h == 0 && s.pad_w == 0) {
+      data = x;
+    } else {
+      float* padded = buffer(planes * plane);
+      parallel_for(0, planes, std::max<int64_t>(1, (1 << 14) / plane), [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; i++) {
+          float* dst = padded + i * plane;
+          const float* src = x + i * s.h * s.w;
+          std::fill(dst, dst + (int64_t)s.pad_h * wp, 0.0f);
+          for (int row = 0; row < s.h; row++) {
+            float* d = dst + (int64_t)(row + s.pad_h) * wp;
+            std::fill(d, d + s.pad_w, 0.0f);
+            std::memcpy(d + s.pad_w, src + (int64_t)row * s.w, sizeof(float) * s.w);
+            std::fill(d + s.pad_w + s.w, d + wp, 0.0f);
+          }
+          std::fill(dst + (int64_t)(s.pad_h + s.h) * wp, dst + plane, 0.0f);
+        }
+      });
+      data = padded;
+    }
+    tap_offset.resize((size_t)s.c * s.r * s.s);
+    for (int ci = 0, t = 0; ci < s.c; ci++)
+      for (int ky = 0; ky < s.r; ky++)
+        for (int kx = 0; kx < s.s; kx++) tap_offset[t++] = (int32_t)(ci * plane + ky * wp + kx);
+  }
+
+  // the calling thread's buffer, kept between calls
+  static float* buffer(int64_t floats) {
+    thread_local std::vector<float> b;
+    if ((int64_t)b.size() < floats) {
+      b.clear();
+      b.shrink_to_fit();
+      b.resize(floats);
+    }
+    return b.data();
+  }
+};
+
+// y = w * col(x): A is w (plain), B is col(x), read in place from the padded
+// input where it can be, else packed straight from x
 struct ForwardOperands final : GemmOperands {
   Columns g;
   const float* x;
   const float* w;
-  ForwardOperands(const ConvShape& s, const float* x_, const float* w_) : g(s), x(x_), w(w_) {}
+  const PaddedInput& padded;
+  ForwardOperands(const ConvShape& s, const float* x_, const float* w_, const PaddedInput& p)
+      : g(s), x(x_), w(w_), padded(p) {}
+
+  bool reads_b_in_place() const override { return padded.data != nullptr; }
+
+  bool b_in_place(int j0, int p0, const float** base, const int32_t** offsets) const override {
+    const ConvShape& s = g.s;
+    const int64_t img = j0 / g.pq, pos = j0 - img * g.pq;
+    const int oh = (int)(pos / s.q), ow = (int)(pos - (int64_t)oh * s.q);
+    if (ow + NR > s.q) return false;  // the panel wraps onto the next output row
+    // padded row oh*stride + ky, padded column ow + kx
+    *base = padded.data + img * s.c * ((int64_t)padded.hp * padded.wp) +
+            (int64_t)oh * s.stride_h * padded.wp + ow;
+    *offsets = padded.tap_offset.data() + p0;
+    return true;
+  }
 
   void pack_a(int i0, int rows, int p0, int kc, float* out) const override {
     pack_a_plain(false, w, g.crs(), g.s.k, i0, rows, p0, kc, out);
@@ -419,6 +489,8 @@ struct InputOperands final : GemmOperands {
   const float* w;
   const float* dy;  // the group's first image
   int64_t columns;  // images in the group * p*q
+  // (B is packed, not read in place: its panels serve c*r*s/MR tiles each,
+  // and dy's rows p*q apart alias in the caches when p*q is a power of two)
   InputOperands(const ConvShape& s, const float* w_, const float* dy_, int64_t columns_)
       : g(s), w(w_), dy(dy_), columns(columns_) {}
 
@@ -545,7 +617,9 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
   // y seen as k x n*p*q: one p*q segment per image, images k*p*q apart; the
   // bias goes in as gemm's row bias, in the same pass
   GemmOutput out{y, g.pq, g.pq, (int64_t)s.k * g.pq, bias};
-  gemm_operands(s.k, (int)g.count(), (int)g.crs(), 1.0f, ForwardOperands(s, x, w), 0.0f, out);
+  const PaddedInput padded(s, x);
+  gemm_operands(s.k, (int)g.count(), (int)g.crs(), 1.0f, ForwardOperands(s, x, w, padded), 0.0f,
+                out);
 }
 
 void conv2d_backward_weight(const ConvShape& s, const float* x, const float* dy, float* dw,
