@@ -4,7 +4,7 @@ import { Tensor, tidy } from '../tensor';
 import { noGrad } from '../autograd';
 import { crossEntropy, correctCount } from '../ops';
 import type { Module } from '../nn/module';
-import type { DataLoader } from '../data/loader';
+import type { TensorBatches } from '../data/batches';
 import { DeviceCount, DeviceSum } from './accumulate';
 
 export interface Evaluation {
@@ -15,7 +15,7 @@ export interface Evaluation {
   seconds: number;
 }
 
-export function evaluate(model: Module, loader: DataLoader, device: Tensor['device']): Evaluation {
+export function evaluate(model: Module, loader: TensorBatches, device: Tensor['device']): Evaluation {
   const start = performance.now();
   const wasTraining = model.training;
   model.eval();
@@ -25,14 +25,17 @@ export function evaluate(model: Module, loader: DataLoader, device: Tensor['devi
   try {
     noGrad(() => {
       for (const batch of loader) {
-        const c = tidy(() => {
-          const x = Tensor.fromArray(batch.images, [batch.size, 3, 32, 32], { device });
-          const y = Tensor.fromArray(batch.labels, [batch.size], { device, dtype: 'int32' });
-          const logits = model.forward(x);
-          lossSum.add(crossEntropy(logits, y), batch.size);
-          return correctCount(logits, y);
-        });
-        correct.add(c);
+        try {
+          const c = tidy(() => {
+            const logits = model.forward(batch.images);
+            lossSum.add(crossEntropy(logits, batch.labels), batch.size);
+            return correctCount(logits, batch.labels);
+          });
+          correct.add(c);
+        } finally {
+          batch.images.dispose();
+          batch.labels.dispose();
+        }
         count += batch.size;
       }
     });

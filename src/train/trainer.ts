@@ -14,6 +14,8 @@ import { createModel } from '../models';
 import type { Module } from '../nn/module';
 import { Adam } from '../optim';
 import { DataLoader } from '../data/loader';
+import { HostBatches, type TensorBatches } from '../data/batches';
+import { DeviceDataset } from '../data/device-dataset';
 import type { Split } from '../data/cifar10';
 import { writeJsonAtomic } from './atomic';
 import { DeviceCount, DeviceSum } from './accumulate';
@@ -79,7 +81,7 @@ function trainEpoch(
   epoch: number,
   model: Module,
   optimizer: Adam,
-  loader: DataLoader,
+  loader: TensorBatches,
   config: RunConfig,
   progress: Progress,
   onStep?: (info: StepInfo) => void,
@@ -130,19 +132,23 @@ function trainEpoch(
   try {
     for (const batch of loader) {
       step++;
-      const out = tidy(() => {
-        const x = Tensor.fromArray(batch.images, [batch.size, 3, 32, 32], { device });
-        const y = Tensor.fromArray(batch.labels, [batch.size], { device, dtype: 'int32' });
-        optimizer.zeroGrad();
-        const logits = model.forward(x);
-        const loss = crossEntropy(logits, y);
-        const count = correctCount(logits, y);
-        loss.backward();
-        optimizer.step();
-        const value = loss.detach();
-        lossSum.add(value, batch.size);
-        return { value, count };
-      });
+      let out: { value: Tensor; count: Tensor };
+      try {
+        out = tidy(() => {
+          optimizer.zeroGrad();
+          const logits = model.forward(batch.images);
+          const loss = crossEntropy(logits, batch.labels);
+          const count = correctCount(logits, batch.labels);
+          loss.backward();
+          optimizer.step();
+          const value = loss.detach();
+          lossSum.add(value, batch.size);
+          return { value, count };
+        });
+      } finally {
+        batch.images.dispose();
+        batch.labels.dispose();
+      }
       window.push(out.value);
       correct.add(out.count);
       images += batch.size;
@@ -194,28 +200,47 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
     eps: config.eps,
     weightDecay: config.weight_decay,
   });
-  const trainLoader = new DataLoader(opts.data.train, {
-    batchSize: config.batch,
-    shuffle: true,
-    generator: dataGen,
-    normalization: config.normalization,
-    augment: config.augment ? AUGMENTATION : undefined,
-    dropLast: false,
-    limit: config.limit ?? undefined,
-  });
-  const testLoader = new DataLoader(opts.data.test, {
-    batchSize: config.eval_batch,
-    shuffle: false,
-    normalization: config.normalization,
-    limit: config.limit ?? undefined,
-  });
+  // without augmentation both splits stay on the device and each batch is
+  // gathered there (no host->device copy in a step); augmented batches are
+  // built on the host. both draw the same numbers from dataGen, so a run's
+  // batches do not depend on which path made them.
+  const limit = config.limit ?? undefined;
+  const makeTrainBatches = (): TensorBatches =>
+    config.augment
+      ? new HostBatches(
+          new DataLoader(opts.data.train, {
+            batchSize: config.batch,
+            shuffle: true,
+            generator: dataGen,
+            normalization: config.normalization,
+            augment: AUGMENTATION,
+            dropLast: false,
+            limit,
+          }),
+          device,
+        )
+      : new DeviceDataset(opts.data.train, {
+          device,
+          batchSize: config.batch,
+          shuffle: true,
+          generator: dataGen,
+          normalization: config.normalization,
+          dropLast: false,
+          limit,
+        });
+  const makeTestBatches = (): DeviceDataset =>
+    new DeviceDataset(opts.data.test, { device, batchSize: config.eval_batch, shuffle: false, normalization: config.normalization, limit });
   const trainImages = Math.min(config.limit ?? Infinity, opts.data.train.count);
   const testImages = Math.min(config.limit ?? Infinity, opts.data.test.count);
 
   let rows: EpochMetrics[] = [];
   let firstEpoch = 1;
   let stoppedOnNan = false;
+  let trainBatches: TensorBatches | null = null;
+  let testBatches: DeviceDataset | null = null;
   try {
+    trainBatches = makeTrainBatches();
+    testBatches = makeTestBatches();
     if (checkpoint) {
       loadCheckpoint(runDir, checkpoint, model, optimizer, device);
       modelGen.setState(checkpoint.rng.model);
@@ -230,8 +255,8 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
     }
 
     for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
-      const r = trainEpoch(epoch, model, optimizer, trainLoader, config, progress, opts.onStep);
-      const ev = evaluate(model, testLoader, device);
+      const r = trainEpoch(epoch, model, optimizer, trainBatches, config, progress, opts.onStep);
+      const ev = evaluate(model, testBatches, device);
       const row: EpochMetrics = {
         epoch,
         train_loss: finiteOrNull(r.loss),
@@ -258,7 +283,7 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
         model,
         optimizer,
         rng: { model: modelGen.state(), data: dataGen.state() },
-        batchesPerEpoch: trainLoader.batches,
+        batchesPerEpoch: trainBatches.batches,
         metrics: rows,
       });
       writeMetrics(runDir, rows);
@@ -277,6 +302,8 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
     return summary;
   } finally {
     progress.done();
+    if (trainBatches instanceof DeviceDataset) trainBatches.dispose();
+    testBatches?.dispose();
     // parameters and optimizer state live outside every tidy: free them here
     const state = optimizer.stateDict();
     for (const t of Object.values(state.buffers)) t.dispose();
