@@ -142,6 +142,31 @@ function adamCase(params: number, label: string): BenchCase {
   };
 }
 
+// a training batch gathered from a resident data set (gather_images): 10,000
+// cifar images, shuffled; the bytes are the batch's floats plus its source bytes
+function gatherCase(n: number): BenchCase {
+  const count = 10000, image = 3 * 32 * 32;
+  return {
+    op: 'gather_images', shape: `n${n} of ${count} cifar images`, flops: 0, bytes: n * image * 5 + n * 9,
+    spec: { op: 'gather_images', n, count },
+    make(device) {
+      // random words are random bytes: any image and label byte is valid; the order is not
+      const { s, free } = buffers(device, { images: (count * image) / 4, labels: count / 4, order: count, table: 3 * 256, out: n * image, labels_out: n },
+        ['order', 'labels_out']);
+      const order = Int32Array.from({ length: count }, (_, i) => (i * 7919) % count);
+      native().write(s.order, order);
+      let first = 0;
+      return {
+        run: () => {
+          native().gatherImages(n, count, 3, 32 * 32, s.images, s.labels, s.order, first, s.table, s.out, s.labels_out);
+          first = (first + n) % (count - n);
+        },
+        free,
+      };
+    },
+  };
+}
+
 /** every case, in the order they print */
 export function benchCases(): BenchCase[] {
   const cases: BenchCase[] = [gemmCase(1000, 1000, 1000), gemmCase(2048, 2048, 2048), gemmCase(4096, 4096, 4096)];
@@ -153,6 +178,7 @@ export function benchCases(): BenchCase[] {
     cases.push(gemmCase(n, 256, 2048, false, true, `fc1 fwd n${n} 2048->256`));
     cases.push(gemmCase(256, 2048, n, true, false, `fc1 dW n${n} 2048->256`));
     cases.push(lossCase(n, 10));
+    cases.push(gatherCase(n));
   }
   cases.push(adamCase(532202, 'seedcnn'));
   return cases;

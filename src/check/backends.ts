@@ -214,8 +214,46 @@ function optimizerCases(): CheckCase[] {
   return out;
 }
 
+// uint8 data travels as int32 words (the bytes as they are, the tail padded with zeros)
+function packBytes(n: number, byte: (i: number) => number): Int32Array {
+  const words = new Int32Array(Math.max(1, Math.ceil(n / 4)));
+  const bytes = new Uint8Array(words.buffer);
+  for (let i = 0; i < n; i++) bytes[i] = byte(i);
+  return words;
+}
+
+function dataCases(): CheckCase[] {
+  const out: CheckCase[] = [];
+  // [count, channels, plane, batch, first, ordered]: cifar batches (the four-float
+  // kernel), planes that are not whole words (the one-float kernel), batch 1
+  const shapes: Array<[number, number, number, number, number, boolean]> = [
+    [1000, 3, 1024, 64, 128, true], [1000, 3, 1024, 250, 750, false], [7, 3, 6, 1, 3, true],
+    [13, 2, 5, 5, 8, true], [9, 1, 7, 9, 0, false], [3, 3, 1024, 1, 2, false]];
+  for (const [count, channels, plane, batch, first, ordered] of shapes) {
+    const image = channels * plane;
+    out.push({
+      op: 'gather_images', shape: `count ${count} c${channels} plane ${plane} batch ${batch} at ${first}${ordered ? ' ordered' : ''}`, tolerance: 0,
+      spec: () => {
+        // a shuffled order (fisher-yates on the case generator), longer than the batch
+        const order = Int32Array.from({ length: count }, (_, i) => i);
+        for (let i = count - 1; i > 0; i--) {
+          const j = Math.floor(rand() * (i + 1));
+          [order[i], order[j]] = [order[j], order[i]];
+        }
+        return {
+          f32: { table: randn(channels * 256, 3) },
+          i32: { images: packBytes(count * image, () => Math.floor(rand() * 256)), labels: packBytes(count, () => Math.floor(rand() * 10)), order },
+          out: { out: [batch * image, 'f32'], labels_out: [batch, 'i32'] },
+        };
+      },
+      call: (s) => native().gatherImages(batch, count, channels, plane, s.images, s.labels, ordered ? s.order : null, first, s.table, s.out, s.labels_out),
+    });
+  }
+  return out;
+}
+
 export function checkCases(): CheckCase[] {
-  return [...gemmCases(), ...convCases(), ...poolCases(), ...elementwiseCases(), ...lossCases(), ...optimizerCases()];
+  return [...gemmCases(), ...convCases(), ...poolCases(), ...elementwiseCases(), ...lossCases(), ...optimizerCases(), ...dataCases()];
 }
 
 export function checkOpNames(): string[] {
