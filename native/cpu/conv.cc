@@ -211,8 +211,10 @@ struct PaddedInput {
   int hp = 0, wp = 0;
   std::vector<int32_t> tap_offset;  // ci*hp*wp + ky*wp + kx, per unrolled row
 
-  PaddedInput(const ConvShape& s, const float* x) {
-    if (s.stride_w != 1 || s.q < NR) return;
+  // for_rows: the caller reads whole rows of 16 columns (needs unit stride
+  // along w and output rows at least 16 wide); otherwise single values
+  PaddedInput(const ConvShape& s, const float* x, bool for_rows) {
+    if (for_rows && (s.stride_w != 1 || s.q < NR)) return;
     hp = s.h + 2 * s.pad_h;
     wp = s.w + 2 * s.pad_w;
     const int64_t plane = (int64_t)hp * wp, planes = (int64_t)s.n * s.c;
@@ -384,13 +386,34 @@ inline void unrolled_block(const Columns& g, const float* x, const TapSet& taps,
 // whichever pads less to the MR x NR tile grid:
 //   transposed: dw^T (crs x k) = col(x) * dy^T   (many taps; k a multiple of 16)
 //   plain:      dw   (k x crs) = dy * col(x)^T   (few output channels, e.g. 6)
+//
+// A is read in place when a column offset table is given: col(x) from the
+// padded input (transposed), or dy itself (plain); column (img, oh, ow) of
+// the depth is at column_offset[(img*p + oh)*q + ow] from the row's start.
 struct WeightOperands final : GemmOperands {
   Columns g;
   const float* x;
   const float* dy;
   bool transposed;
-  WeightOperands(const ConvShape& s, const float* x_, const float* dy_, bool transposed_)
-      : g(s), x(x_), dy(dy_), transposed(transposed_) {}
+  const PaddedInput* padded;      // transposed, A in place: taps of the padded x
+  const int32_t* column_offset;  // null: A is packed
+  WeightOperands(const ConvShape& s, const float* x_, const float* dy_, bool transposed_,
+                 const PaddedInput* padded_, const int32_t* column_offset_)
+      : g(s), x(x_), dy(dy_), transposed(transposed_), padded(padded_),
+        column_offset(column_offset_) {}
+
+  bool reads_a_in_place() const override { return column_offset != nullptr; }
+  void a_in_place(int i0, int p0, const float** rows, const int32_t** depth) const override {
+    for (int r = 0; r < MR; r++) {
+      if (transposed) {
+        const int64_t tap = std::min<int64_t>(i0 + r, g.crs() - 1);
+        rows[r] = padded->data + padded->tap_offset[tap];
+      } else {
+        rows[r] = dy + (int64_t)std::min(i0 + r, g.s.k - 1) * g.pq;
+      }
+    }
+    *depth = column_offset + p0;
+  }
 
   void pack_a(int i0, int rows, int p0, int kc, float* out) const override {
     if (transposed) {
@@ -617,7 +640,7 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
   // y seen as k x n*p*q: one p*q segment per image, images k*p*q apart; the
   // bias goes in as gemm's row bias, in the same pass
   GemmOutput out{y, g.pq, g.pq, (int64_t)s.k * g.pq, bias};
-  const PaddedInput padded(s, x);
+  const PaddedInput padded(s, x, true);
   gemm_operands(s.k, (int)g.count(), (int)g.crs(), 1.0f, ForwardOperands(s, x, w, padded), 0.0f,
                 out);
 }
@@ -629,18 +652,41 @@ void conv2d_backward_weight(const ConvShape& s, const float* x, const float* dy,
   // the way round that wastes fewer tile lanes (only the shape decides)
   auto padded = [](int64_t v, int64_t tile) { return (v + tile - 1) / tile * tile; };
   const bool transposed = padded(crs, MR) * padded(s.k, NR) <= padded(s.k, MR) * padded(crs, NR);
+
+  // A read in place (no packing): each depth column's offset from the start
+  // of an A row, when they fit 32 bits
+  const PaddedInput input(s, x, false);
+  const int64_t image_span = transposed ? s.c * ((int64_t)input.hp * input.wp) : s.k * g.pq;
+  thread_local std::vector<int32_t> offsets;
+  const int32_t* column_offset = nullptr;
+  if ((!transposed || input.data) && s.n * image_span < ((int64_t)1 << 31)) {
+    offsets.resize(g.count());
+    // (the lambda must not name the thread_local: each worker would see its own)
+    int32_t* table = offsets.data();
+    parallel_for(0, s.n, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t img = lo; img < hi; img++) {
+        int32_t* o = table + img * g.pq;
+        for (int oh = 0; oh < s.p; oh++)
+          for (int ow = 0; ow < s.q; ow++)
+            *o++ = transposed ? (int32_t)(img * image_span + (int64_t)oh * s.stride_h * input.wp +
+                                          (int64_t)ow * s.stride_w)
+                              : (int32_t)(img * image_span + (int64_t)oh * s.q + ow);
+      }
+    });
+    column_offset = table;
+  }
+  const WeightOperands ops(s, x, dy, transposed, &input, column_offset);
+
   if (transposed) {
     // dw^T goes to scratch, then is transposed into dw
     std::vector<float> dw_t(crs * s.k);
-    gemm_operands((int)crs, s.k, (int)g.count(), 1.0f, WeightOperands(s, x, dy, true), 0.0f,
-                  GemmOutput{dw_t.data(), s.k});
+    gemm_operands((int)crs, s.k, (int)g.count(), 1.0f, ops, 0.0f, GemmOutput{dw_t.data(), s.k});
     parallel_for(0, s.k, std::max<int64_t>(1, (1 << 14) / crs), [&](int64_t lo, int64_t hi) {
       for (int64_t kk = lo; kk < hi; kk++)
         for (int64_t i = 0; i < crs; i++) dw[kk * crs + i] = dw_t[i * s.k + kk];
     });
   } else {
-    gemm_operands(s.k, (int)crs, (int)g.count(), 1.0f, WeightOperands(s, x, dy, false), 0.0f,
-                  GemmOutput{dw, crs});
+    gemm_operands(s.k, (int)crs, (int)g.count(), 1.0f, ops, 0.0f, GemmOutput{dw, crs});
   }
   if (db) {
     parallel_for(0, s.k, 1, [&](int64_t lo, int64_t hi) {

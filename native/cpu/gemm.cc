@@ -93,6 +93,28 @@ struct InPlaceB {
   static constexpr bool aligned = false;
 };
 
+// where a micro-kernel reads its A values: a packed micro-panel (a[p*MR + r]),
+// or in place, element r of step p at rows[r][depth_offset[p]]
+struct PackedA {
+  const float* a;
+  struct Step {
+    const float* at;
+    float operator[](int r) const { return at[r]; }
+    const float* ptr(int r) const { return at + r; }
+  };
+  Step step(int p) const { return {a + p * MR}; }
+};
+struct InPlaceA {
+  const float* rows[MR];
+  const int32_t* depth_offset;
+  struct Step {
+    const InPlaceA* self;
+    int32_t d;
+    const float* ptr(int r) const { return self->rows[r] + d; }
+  };
+  Step step(int p) const { return {this, depth_offset[p]}; }
+};
+
 #ifdef __AVX2__
 // writes a finished tile (see TileStore)
 __attribute__((noinline)) void store_tile(const __m256 (&acc)[MR][2], float* c, int64_t ldc,
@@ -152,9 +174,9 @@ __attribute__((noinline)) void store_tile(const __m256 (&acc)[MR][2], float* c, 
 // kept out of line: inlined into the driver, the register allocator spilled an
 // accumulator to the stack, which puts a store-to-load round trip into that
 // accumulator's dependency chain on every step.
-template <class B>
-__attribute__((noinline)) void micro_kernel(int kc, const float* __restrict a, B b, float* c,
-                                            int64_t ldc, const TileStore& st) {
+template <class A, class B>
+__attribute__((noinline)) void micro_kernel(int kc, const A& a, B b, float* c, int64_t ldc,
+                                            const TileStore& st) {
   // twelve named accumulators, so that they stay in registers through the loop
   // (an indexed array here was spilled to the stack on every step)
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -168,25 +190,25 @@ __attribute__((noinline)) void micro_kernel(int kc, const float* __restrict a, B
     const float* br = b.row(p);
     const __m256 b0 = B::aligned ? _mm256_load_ps(br) : _mm256_loadu_ps(br);
     const __m256 b1 = B::aligned ? _mm256_load_ps(br + 8) : _mm256_loadu_ps(br + 8);
-    __m256 av = _mm256_broadcast_ss(a + 0);
+    const auto as = a.step(p);
+    __m256 av = _mm256_broadcast_ss(as.ptr(0));
     c00 = _mm256_fmadd_ps(av, b0, c00);
     c01 = _mm256_fmadd_ps(av, b1, c01);
-    av = _mm256_broadcast_ss(a + 1);
+    av = _mm256_broadcast_ss(as.ptr(1));
     c10 = _mm256_fmadd_ps(av, b0, c10);
     c11 = _mm256_fmadd_ps(av, b1, c11);
-    av = _mm256_broadcast_ss(a + 2);
+    av = _mm256_broadcast_ss(as.ptr(2));
     c20 = _mm256_fmadd_ps(av, b0, c20);
     c21 = _mm256_fmadd_ps(av, b1, c21);
-    av = _mm256_broadcast_ss(a + 3);
+    av = _mm256_broadcast_ss(as.ptr(3));
     c30 = _mm256_fmadd_ps(av, b0, c30);
     c31 = _mm256_fmadd_ps(av, b1, c31);
-    av = _mm256_broadcast_ss(a + 4);
+    av = _mm256_broadcast_ss(as.ptr(4));
     c40 = _mm256_fmadd_ps(av, b0, c40);
     c41 = _mm256_fmadd_ps(av, b1, c41);
-    av = _mm256_broadcast_ss(a + 5);
+    av = _mm256_broadcast_ss(as.ptr(5));
     c50 = _mm256_fmadd_ps(av, b0, c50);
     c51 = _mm256_fmadd_ps(av, b1, c51);
-    a += MR;
   }
   __m256 acc[MR][2];
   acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
@@ -197,14 +219,14 @@ __attribute__((noinline)) void micro_kernel(int kc, const float* __restrict a, B
 #else
 // portable version: the same sums in the same order; the compiler vectorises
 // the j loops
-template <class B>
-void micro_kernel(int kc, const float* __restrict a, B b, float* c, int64_t ldc,
-                  const TileStore& st) {
+template <class A, class B>
+void micro_kernel(int kc, const A& a, B b, float* c, int64_t ldc, const TileStore& st) {
   float acc[MR][NR] = {};
-  for (int p = 0; p < kc; p++, a += MR) {
+  for (int p = 0; p < kc; p++) {
     const float* br = b.row(p);
+    const auto as = a.step(p);
     for (int r = 0; r < MR; r++)
-      for (int j = 0; j < NR; j++) acc[r][j] += a[r] * br[j];
+      for (int j = 0; j < NR; j++) acc[r][j] += *as.ptr(r) * br[j];
   }
   for (int r = 0; r < st.rows; r++)
     for (int j = 0; j < st.cols; j++) {
@@ -222,8 +244,8 @@ void micro_kernel(int kc, const float* __restrict a, B b, float* c, int64_t ldc,
 
 // a tile that straddles two matrices of a segmented C: staged through a
 // contiguous MR x NR buffer so that it goes through the same micro-kernel
-template <class B>
-void staged_tile(int kc, const float* a, B b, const GemmOutput& out, int64_t i, int64_t j,
+template <class A, class B>
+void staged_tile(int kc, const A& a, B b, const GemmOutput& out, int64_t i, int64_t j,
                  const TileStore& st) {
   alignas(64) float tile[MR * NR];
   auto each_piece = [&](auto fn) {
@@ -242,8 +264,8 @@ void staged_tile(int kc, const float* a, B b, const GemmOutput& out, int64_t i, 
 }
 
 // one tile of C, wherever it lives
-template <class B>
-inline void tile(int kc, const float* a, B b, const GemmOutput& out, int64_t i, int64_t j,
+template <class A, class B>
+inline void tile(int kc, const A& a, B b, const GemmOutput& out, int64_t i, int64_t j,
                  const TileStore& st) {
   if (j / out.segment == (j + st.cols - 1) / out.segment) {
     micro_kernel(kc, a, b, out.at(i, j), out.ldc, st);
@@ -288,20 +310,29 @@ void gemm_rectangle(int k, float alpha, const GemmOperands& ops, float beta,
         for (int jr = 0; jr < nc; jr += NR) in_place[jr / NR] = nullptr;
         ops.pack_b(jc, nc, pc, kc, pb);
       }
+      const bool a_in_place = ops.reads_a_in_place();
       for (int ic = row0; ic < row1; ic += MC) {
         const int mc = std::min(MC, row1 - ic);
-        ops.pack_a(ic, mc, pc, kc, pa);
+        if (!a_in_place) ops.pack_a(ic, mc, pc, kc, pa);
         for (int jr = 0; jr < nc; jr += NR) {
           const int t = jr / NR, cols = std::min(NR, nc - jr);
           const int64_t j = jc + jr;
           for (int ir = 0; ir < mc; ir += MR) {
-            const float* ap = pa + (int64_t)ir * kc;
             const TileStore st{alpha, cb, with_bias ? out.row_bias + ic + ir : nullptr,
                                std::min(MR, mc - ir), cols};
-            if (in_place[t]) {
-              tile(kc, ap, InPlaceB{in_place[t], offsets[t]}, out, ic + ir, j, st);
+            auto with_b = [&](const auto& a) {
+              if (in_place[t]) {
+                tile(kc, a, InPlaceB{in_place[t], offsets[t]}, out, ic + ir, j, st);
+              } else {
+                tile(kc, a, PackedB{pb + (int64_t)jr * kc}, out, ic + ir, j, st);
+              }
+            };
+            if (a_in_place) {
+              InPlaceA a;
+              ops.a_in_place(ic + ir, pc, a.rows, &a.depth_offset);
+              with_b(a);
             } else {
-              tile(kc, ap, PackedB{pb + (int64_t)jr * kc}, out, ic + ir, j, st);
+              with_b(PackedA{pa + (int64_t)ir * kc});
             }
           }
         }

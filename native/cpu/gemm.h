@@ -46,6 +46,13 @@ struct GemmOperands {
   virtual bool b_in_place(int j0, int p0, const float** base, const int32_t** offsets) const {
     return false;
   }
+  // likewise A, all of it: when reads_a_in_place() is true pack_a is never
+  // called, and a_in_place(i0, p0, rows, depth_offset) describes the MR rows
+  // from i0 over depth block p0: element (i0 + r, p0 + p) is
+  // rows[r][depth_offset[p]] for p < kc. rows past m may point at any
+  // readable row (their results are not stored).
+  virtual bool reads_a_in_place() const { return false; }
+  virtual void a_in_place(int i0, int p0, const float** rows, const int32_t** depth_offset) const {}
   virtual ~GemmOperands() = default;
 };
 
