@@ -9,6 +9,11 @@
 //           the micro-kernel: an MR x NR tile of C held in 12 ymm registers,
 //           updated with one rank-1 FMA step per k
 //
+// (with at most MC rows the column blocks are 256 wide instead, so packed B
+// is used while it is still in L2.) the packing goes through GemmOperands
+// (gemm.h), so conv can pack its unrolled input straight from the image, or
+// let the micro-kernel read A or B in place through offset tables.
+//
 // threads: C is cut into one rectangle per thread (rows and columns aligned to
 // the MR x NR tile grid) and each thread runs the loops above over its own
 // rectangle, packing what it needs into its own buffers. no barriers, no
