@@ -14,12 +14,20 @@
 // barrier per step).
 //
 // precision: every output is one float accumulator, updated with fmaf in
-// increasing k order, so the result is that of a sequential-K FMA reference
-// (split-K, used by the weight gradient, sums fixed chunks in a fixed order).
+// increasing k order, so the result is that of a sequential-K FMA reference.
+//
+// split-K: when the output has too few tiles to occupy the device (a linear
+// layer's forward with a small batch, a convolution's weight gradient), K is
+// cut into fixed chunks, one block per (tile, chunk) writes its partial tile
+// to a workspace, and sum_partials() adds the chunks in order 0, 1, 2, ... in
+// double. the chunk count depends only on the shape and the multiprocessor
+// count, so results repeat bit for bit on one GPU.
 #pragma once
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
 
 #include "cuda/context.cuh"
 
@@ -185,14 +193,24 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
-// the two tile shapes: 128x128 (8x8 per thread) for large products, 64x128
-// (8x4 per thread) where M is small or 128x128 tiles would leave SMs idle
+// the tile shapes: 128x128 (8x8 per thread) for large products, 64x128
+// (8x4 per thread) where M is small or 128x128 tiles would leave SMs idle,
+// and 32x32 (2x2 per thread) for split-K products whose whole output is
+// about that size (a first convolution's weight gradient: 16 x 27)
 struct BigTile {
   static constexpr int BM = 128, BN = 128, BK = 8, WM = 4, WN = 2;
 };
 struct SmallTile {
   static constexpr int BM = 64, BN = 128, BK = 16, WM = 2, WN = 4;
 };
+struct TinyTile {
+  static constexpr int BM = 32, BN = 32, BK = 32, WM = 4, WN = 2;
+};
+
+template <class Tile>
+int64_t tile_count(int M, int N) {
+  return (int64_t)((M + Tile::BM - 1) / Tile::BM) * ((N + Tile::BN - 1) / Tile::BN);
+}
 
 template <class Tile, class LoadA, class LoadB, class Store>
 void launch_with(int M, int N, int K, int batches, int k_splits, const LoadA& a, const LoadB& b,
@@ -219,6 +237,72 @@ void launch(int M, int N, int K, int batches, int k_splits, const LoadA& a, cons
   else
     launch_with<SmallTile>(M, N, K, batches, k_splits, a, b, s, what);
 }
+
+// how a product is cut along K: `splits` chunks on the tiny or the small tile
+struct SplitPlan {
+  int splits;  // 1: no split
+  bool tiny;
+};
+
+// about one block per multiprocessor, each chunk at least two steps of BK.
+// per step of k a tiny tile costs about half a small one (its threads hold
+// 2x2 outputs, so shared-memory loads, not FMAs, set its pace), hence the
+// tiny tile only where it has fewer than twice the small tile's count.
+inline SplitPlan plan_split(int M, int N, int K) {
+  if (M <= 0 || N <= 0 || K <= 0) return SplitPlan{1, false};
+  const int64_t small = tile_count<SmallTile>(M, N), tiny = tile_count<TinyTile>(M, N);
+  const bool use_tiny = tiny < 2 * small;
+  const int64_t tiles = use_tiny ? tiny : small;
+  const int bk = use_tiny ? TinyTile::BK : SmallTile::BK;
+  int64_t splits = multiprocessors() / tiles;
+  splits = std::min<int64_t>(splits, K / (2 * bk));
+  splits = std::min<int64_t>(splits, 65535);
+  if (splits < 2) return SplitPlan{1, false};
+  // whole steps per chunk, and no chunk left empty: the kernel recomputes the
+  // same chunk length from K and the count (gemm_tiles, k_chunk)
+  const int64_t chunk = ((K + splits - 1) / splits + bk - 1) / bk * bk;
+  return SplitPlan{(int)((K + chunk - 1) / chunk), use_tiny};
+}
+
+template <class LoadA, class LoadB, class Store>
+void launch_split(const SplitPlan& plan, int M, int N, int K, const LoadA& a, const LoadB& b, const Store& s,
+                  const char* what) {
+  if (plan.tiny)
+    launch_with<TinyTile>(M, N, K, 1, plan.splits, a, b, s, what);
+  else
+    launch_with<SmallTile>(M, N, K, 1, plan.splits, a, b, s, what);
+}
+
+// split-K partial tiles: chunk `split`'s C(row, col) at out[(split*M + row)*ld + col].
+// ld is a multiple of 4, so the pairs and quads a thread stores are aligned.
+struct PartialStore {
+  float* out;
+  int M, N, ld;
+
+  template <int NV>
+  __device__ __forceinline__ void store(int, int split, int row, int col, const float* v) const {
+    if (row >= M) return;
+    float* p = out + ((int64_t)split * M + row) * ld + col;
+    if (NV == 4 && col + 3 < N) {
+      *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+    } else if (NV == 2 && col + 1 < N) {
+      *reinterpret_cast<float2*>(p) = make_float2(v[0], v[1]);
+    } else {
+#pragma unroll
+      for (int j = 0; j < NV; ++j)
+        if (col + j < N) p[j] = v[j];
+    }
+  }
+};
+
+// the partials' leading dimension for N columns
+inline int partial_ld(int N) { return (N + 3) / 4 * 4; }
+
+// C(row, col) = alpha * (sum over chunks, in order, of partial[chunk][row][col]) + beta * C(row, col)
+// for row < rows, col < cols; partial is splits x rows x ldp, C has leading
+// dimension ldc and is not read when beta == 0 (gemm.cu)
+void sum_partials(int rows, int cols, int ldp, int splits, const float* partial, float alpha, float beta,
+                  float* c, int64_t ldc, const char* what);
 
 // a dense row-major operand: element (outer, k) at p[outer*ld + k] when
 // KContig (A as stored m*k, B stored n*k), at p[k*ld + outer] otherwise
