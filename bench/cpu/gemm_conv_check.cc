@@ -262,6 +262,20 @@ void check_conv(const ConvShape& s, bool with_bias) {
 
 // ---------------------------------------------------------------- timing
 
+// the machine's load, printed with the timings: they mean little when other
+// programs share the cores
+std::string load_average() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  if (!f) return "load average unknown";
+  double one = 0, five = 0, fifteen = 0;
+  const int read = std::fscanf(f, "%lf %lf %lf", &one, &five, &fifteen);
+  std::fclose(f);
+  if (read != 3) return "load average unknown";
+  char text[96];
+  std::snprintf(text, sizeof text, "load average %.2f %.2f %.2f", one, five, fifteen);
+  return text;
+}
+
 // --only SUBSTRING: time just the benchmarks whose name contains it
 std::string only_filter;
 bool wanted(const std::string& name) {
@@ -405,7 +419,7 @@ int main(int argc, char** argv) {
   }
 
   if (do_bench) {
-    std::printf("\nthreads %d\n", cpu::num_threads());
+    std::printf("\nthreads %d, %s\n", cpu::num_threads(), load_average().c_str());
     if (wanted("pool")) {
       // what a parallel region costs: each piece does ~20 us of arithmetic;
       // ideally the region takes as long as one piece
@@ -447,5 +461,6 @@ int main(int argc, char** argv) {
     bench_conv(make_shape(64, 3, 32, 32, 6, 5, 5, 1, 0), runs);
     bench_conv(make_shape(64, 6, 14, 14, 16, 5, 5, 1, 0), runs);
   }
+  if (do_bench) std::printf("%s\n", load_average().c_str());
   return failures ? 1 : 0;
 }
