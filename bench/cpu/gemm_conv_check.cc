@@ -7,6 +7,11 @@
 // threads and demands bitwise-identical results.
 //
 //   bench/cpu/build.sh && build-bench/gemm_conv_check [--check-only|--bench-only] [--quick]
+//       [--threads N] [--runs N] [--only SUBSTRING] [--cpu-time]
+//
+// EXTRA_FLAGS="-fsanitize=address,undefined -g" OUT=/tmp/asan bench/cpu/build.sh
+// (or -fsanitize=thread, or -mno-avx2 -mno-fma for the portable paths) builds
+// the same checks under a sanitizer.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
