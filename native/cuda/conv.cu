@@ -8,7 +8,7 @@
 //                    M = c, N = n*h*w, K = k*r*s (positions where (ih+pad-ri) is not a
 //                    multiple of the stride, or falls outside the output, contribute zero)
 //   backward weight  dw[ko][ci,ri,si]   = sum over (img,oh,ow) of dy[img][ko][oh][ow] * x[img][ci][ih][iw]
-//                    M = k, N = c*r*s (+1), K = n*p*q, cut into chunks of K (split-K)
+//                    M = k, N = c*r*s + 1, K = n*p*q, cut into chunks of K (split-K)
 //                    that a second kernel sums in a fixed order: deterministic.
 //                    the bias gradient db[ko] = sum of dy[img][ko][oh][ow] is one more
 //                    column of the same product, against a column of ones, so dy is
@@ -160,7 +160,7 @@ struct BackwardWeightGrad {
 };
 
 // backward weight, B: x gathered as the (n*p*q) x (c*r*s) matrix (im2col
-// transposed), followed, when the extent says so, by a column of ones
+// transposed), followed by a column of ones
 struct BackwardWeightInput {
   static constexpr bool k_contiguous = true;
   const float* x;
@@ -191,7 +191,7 @@ struct BackwardWeightInput {
 };
 
 // backward weight, unsplit: columns below c*r*s go to dw, column c*r*s (the
-// ones column, when there is one) to db
+// ones column) to db when there is one
 struct WeightGradStore {
   float* dw;
   float* db;
@@ -231,13 +231,15 @@ void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, 
 
 void conv2d_backward_weight(const ConvShape& s, const float* x, const float* dy, float* dw, float* db) {
   const int m = s.k, crs = s.c * s.r * s.s, k = s.n * s.p * s.q;
-  const int n = crs + (db != nullptr ? 1 : 0);  // the ones column gives db
-  if (m <= 0 || n <= 0) return;
+  // the ones column gives db; it is there even when db is not asked for, so
+  // that dw comes out of the same plan, bit for bit, either way
+  const int n = crs + 1;
+  if (m <= 0) return;
   BackwardWeightGrad la{dy, s};
   BackwardWeightInput lb{x, s};
   // the reduction (over every image and position) is long and the output
   // small: cut K so that the blocks cover the device (tiled::plan_split).
-  // the seed's first layer at batch 64 (16 x 27 (+1) outputs, K = 65536) runs
+  // the seed's first layer at batch 64 (16 x (27 + 1) outputs, K = 65536) runs
   // on one tiny tile in 128 chunks of 512; expected on an H200 ~8-10 us for
   // the chunks (16 steps of 32, one block per SM) and ~2-3 us for each of
   // the two sums, against 0.127 ms before, most of which went to a bias
