@@ -12,7 +12,9 @@
 // backward weight:  dw = dy * col(x)^T, or its transpose dw^T = col(x) * dy^T,
 //                   whichever fits the tile grid better (the batch is gemm's k)
 // backward input:   dx = col2im(w^T (crs x k) * dy)     (a group of images at a
-//                        time, so the unrolled gradient stays small)
+//                        time, so the unrolled gradient stays small), or, with
+//                        unit stride and shapes that suit it, the forward
+//                        convolution of dy with the flipped kernel
 //
 // the packers read col(x) straight from x: 8 or 16 neighbouring pixels of an
 // input row at a time where the columns allow it (stride 1, within one output
@@ -701,6 +703,26 @@ void conv2d_backward_weight(const ConvShape& s, const float* x, const float* dy,
 }
 
 void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, float* dx) {
+  // with unit stride the input gradient is a forward convolution of dy with
+  // the kernel flipped and its channel axes swapped, padded by r-1-pad. that
+  // skips col2im and reads dy in place, and wins when its gemm fits the tiles:
+  // c output rows (c >= 16, or few k where the col2im gemm's depth would be
+  // only k) and rows at least 16 wide. (the same sums in another order than
+  // col2im; which way runs depends on the shape alone.)
+  if (s.stride_h == 1 && s.stride_w == 1 && s.pad_h <= s.r - 1 && s.pad_w <= s.s - 1 &&
+      s.w >= NR && (s.c >= 16 || s.k < 16)) {
+    std::vector<float> flipped((size_t)s.c * s.k * s.r * s.s);
+    for (int kk = 0; kk < s.k; kk++)
+      for (int ci = 0; ci < s.c; ci++)
+        for (int ky = 0; ky < s.r; ky++)
+          for (int kx = 0; kx < s.s; kx++)
+            flipped[(((size_t)ci * s.k + kk) * s.r + (s.r - 1 - ky)) * s.s + (s.s - 1 - kx)] =
+                w[(((size_t)kk * s.c + ci) * s.r + ky) * s.s + kx];
+    ConvShape t{s.n, s.k, s.p, s.q, s.c, s.r, s.s, 1, 1, s.r - 1 - s.pad_h, s.s - 1 - s.pad_w,
+                s.h, s.w};
+    conv2d_forward(t, dy, flipped.data(), nullptr, dx);
+    return;
+  }
   const Columns g(s);
   const int64_t crs = g.crs();
   const int64_t y_image = (int64_t)s.k * g.pq;
