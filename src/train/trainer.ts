@@ -4,7 +4,9 @@
 // each step runs in tidy(), which frees its intermediates. nothing in a step
 // reads from the device: the loss is summed on the device and read every
 // READ_EVERY steps (and at the end of the epoch), which is also when the
-// progress line is redrawn and a non-finite loss is looked for.
+// progress line is redrawn and a non-finite loss is looked for. nor does a
+// step copy anything from the host unless augmentation is on: the data set
+// stays on the device and each batch is gathered there (data/device-dataset.ts).
 import fs from 'fs';
 import path from 'path';
 import { Tensor, tidy } from '../tensor';
