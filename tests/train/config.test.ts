@@ -62,9 +62,9 @@ describe('experiments files', () => {
     const cfg = parseExperiments(fs.readFileSync(file, 'utf8'), file, ['seedcnn'], { out: 'runs' });
     expect(cfg.name).toBe('seed');
     expect(cfg.experiments.map((e) => [e.name, e.lr, e.batch, e.epochs, e.model, e.seed])).toEqual([
-      ['exp1', 0.001, 64, 3, 'seedcnn', 0],
-      ['exp2', 0.01, 64, 3, 'seedcnn', 0],
-      ['exp3', 0.001, 128, 3, 'seedcnn', 0],
+      ['exp1', 0.001, 64, 3, 'seedcnn', 1],
+      ['exp2', 0.01, 64, 3, 'seedcnn', 1],
+      ['exp3', 0.001, 128, 3, 'seedcnn', 1],
     ]);
     expect(cfg.experiments[0].out).toBe(path.join('runs', 'seed'));
   });
