@@ -11,7 +11,8 @@
 //
 // EXTRA_FLAGS="-fsanitize=address,undefined -g" OUT=/tmp/asan bench/cpu/build.sh
 // (or -fsanitize=thread, or -mno-avx2 -mno-fma for the portable paths) builds
-// the same checks under a sanitizer.
+// the same checks under a sanitizer; -DCUDALAB_CONV_OFFSET_LIMIT=0 sends conv
+// down the packing paths that otherwise only inputs past 2^31 floats take.
 #include <algorithm>
 #include <atomic>
 #include <chrono>

@@ -45,6 +45,14 @@ namespace {
 constexpr int MR = GEMM_MR;
 constexpr int NR = GEMM_NR;
 
+// gathers and in-place reads address the input with 32-bit offsets; larger
+// inputs take the packing paths. a build can lower the limit to run those
+// paths on small shapes: EXTRA_FLAGS=-DCUDALAB_CONV_OFFSET_LIMIT=0 bench/cpu/build.sh
+#ifndef CUDALAB_CONV_OFFSET_LIMIT
+#define CUDALAB_CONV_OFFSET_LIMIT ((int64_t)1 << 31)
+#endif
+constexpr int64_t kOffsetLimit = CUDALAB_CONV_OFFSET_LIMIT;
+
 // the geometry of the batch's unrolled columns
 struct Columns {
   const ConvShape& s;
@@ -201,7 +209,7 @@ inline __m256 gather8(const ConvShape& s, const float* base, const Lanes8& l, in
 }
 
 // gathers index a span of up to 16 images with 32-bit offsets
-bool gathers_fit(const Columns& g) { return 17 * g.chw < (int64_t)1 << 31; }
+bool gathers_fit(const Columns& g) { return 17 * g.chw < kOffsetLimit; }
 #endif
 
 // x with its zero padding written out (n x c x hp x wp), or x itself when
@@ -213,6 +221,7 @@ struct PaddedInput {
   int hp = 0, wp = 0;
   std::vector<int32_t> tap_offset;  // ci*hp*wp + ky*wp + kx, per unrolled row
 
+  PaddedInput() = default;  // not used
   // for_rows: the caller reads whole rows of 16 columns (needs unit stride
   // along w and output rows at least 16 wide); otherwise single values
   PaddedInput(const ConvShape& s, const float* x, bool for_rows) {
@@ -220,7 +229,7 @@ struct PaddedInput {
     hp = s.h + 2 * s.pad_h;
     wp = s.w + 2 * s.pad_w;
     const int64_t plane = (int64_t)hp * wp, planes = (int64_t)s.n * s.c;
-    if (plane * s.c >= ((int64_t)1 << 31)) return;
+    if (plane * s.c >= kOffsetLimit) return;
     if (s.pad_h == 0 && s.pad_w == 0) {
       data = x;
     } else {
@@ -651,17 +660,23 @@ void conv2d_backward_weight(const ConvShape& s, const float* x, const float* dy,
                             float* db) {
   const Columns g(s);
   const int64_t crs = g.crs();
-  // the way round that wastes fewer tile lanes (only the shape decides)
-  auto padded = [](int64_t v, int64_t tile) { return (v + tile - 1) / tile * tile; };
-  const bool transposed = padded(crs, MR) * padded(s.k, NR) <= padded(s.k, MR) * padded(crs, NR);
+  // which way round (the shape alone decides): transposed, with col(x) read
+  // in place from the padded input, whenever the batch's padded input fits
+  // 32-bit offsets (it needs no packing of col(x), which outweighs padding a
+  // few output channels to 16); else whichever wastes fewer tile lanes
+  auto round_up = [](int64_t v, int64_t tile) { return (v + tile - 1) / tile * tile; };
+  const int64_t padded_image = s.c * ((int64_t)(s.h + 2 * s.pad_h) * (s.w + 2 * s.pad_w));
+  const bool transposed =
+      s.n * padded_image < kOffsetLimit ||
+      round_up(crs, MR) * round_up(s.k, NR) <= round_up(s.k, MR) * round_up(crs, NR);
 
   // A read in place (no packing): each depth column's offset from the start
   // of an A row, when they fit 32 bits
-  const PaddedInput input(s, x, false);
-  const int64_t image_span = transposed ? s.c * ((int64_t)input.hp * input.wp) : s.k * g.pq;
+  const PaddedInput input = transposed ? PaddedInput(s, x, false) : PaddedInput();
+  const int64_t image_span = transposed ? padded_image : s.k * g.pq;
   thread_local std::vector<int32_t> offsets;
   const int32_t* column_offset = nullptr;
-  if ((!transposed || input.data) && s.n * image_span < ((int64_t)1 << 31)) {
+  if ((!transposed || input.data) && s.n * image_span < kOffsetLimit) {
     offsets.resize(g.count());
     // (the lambda must not name the thread_local: each worker would see its own)
     int32_t* table = offsets.data();
