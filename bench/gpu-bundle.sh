@@ -8,12 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 app=.device/app
-node -e "const i=require('./build/Release/cudalab.node').buildInfo(); if(!i.backends.includes('cuda')){console.error('build/Release has no CUDA backend: run npm run build:native where nvcc 12.8+ is'); process.exit(1)}"
+addon=${ADDON:-build/Release/cudalab.node}
+node -e "const i=require(process.argv[1]).buildInfo(); if(!i.backends.includes('cuda')){console.error('build/Release has no CUDA backend: run npm run build:native where nvcc 12.8+ is'); process.exit(1)}" "$PWD/$addon"
 rm -rf "$app"
 mkdir -p "$app/build/Release" "$app/node_modules"
 cp -r bin dist bench experiments package.json "$app/"
 rm -rf "$app/bench/results"
-cp build/Release/cudalab.node "$app/build/Release/"
+cp "$addon" "$app/build/Release/cudalab.node"
 # the production dependency closure, less what only builds or pushes
 npm ls --omit=dev --parseable --all 2>/dev/null | tail -n +2 |
   grep -v -E 'node_modules/(@aws-sdk|@smithy|@aws-crypto|cmake-js|node-addon-api|fast-xml-parser|strnum|bowser)(/|$)' |

@@ -33,9 +33,11 @@ if [ "$mode" = quick ]; then
   step bench-gemm $cli bench --device cuda --ops gemm,conv2d,adam --compare-torch --min-seconds 0.2
   step train-smoke $cli train --device cuda --data "$data" --lr 0.001 --batch 64 --epochs 1 --limit 10000 --out "$out/runs" --name smoke --json
 else
-  step bench $cli bench --device cuda --compare-torch --min-seconds 0.3 --json
+  step bench $cli bench --device cuda --compare-torch --min-seconds 0.2
+  # the seed's three experiments, then ptcnn's exp1, each beside PyTorch on the same card
+  step experiments $cli experiments --device cuda --data "$data" --out "$out/runs" --json
+  step train-ptcnn $cli train --device cuda --data "$data" --model ptcnn --lr 0.001 --batch 64 --epochs 3 --out "$out/runs" --name ptcnn-exp1 --json
   for model in seedcnn ptcnn; do
-    step "train-$model" $cli train --device cuda --data "$data" --model $model --lr 0.001 --batch 64 --epochs 3 --out "$out/runs" --name "$model-exp1" --json
     step "torch-$model" python3 bench/torch_train.py --data "$data/cifar-10-batches-py" --model $model --lr 0.001 --batch 64 --epochs 3
   done
   step memory node --expose-gc bench/memory-growth.js --device cuda --steps 2000
