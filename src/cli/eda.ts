@@ -3,7 +3,7 @@ import path from 'path';
 import { loadCifar10 } from '../data/cifar10';
 import { computeEdaStats, renderEdaPage } from '../report/eda';
 import { TerminalProgress } from '../report/progress';
-import { writeFileAtomic } from '../report/write-file';
+import { writeFileAtomic } from '../atomic-file';
 
 function positiveInt(v: string): number {
   const n = Number(v);

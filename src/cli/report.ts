@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import path from 'path';
 import { readRuns } from '../report/runs';
 import { renderTrainingPage } from '../report/training';
-import { writeFileAtomic } from '../report/write-file';
+import { writeFileAtomic } from '../atomic-file';
 
 export function register(program: Command): void {
   program

@@ -7,7 +7,8 @@
 import fs from 'fs';
 import path from 'path';
 import { DvcError } from './errors';
-import { commitTemp, copyToTemp, discardTemp, tempPathBeside, WrittenTemp } from './fsutil';
+import { tempPathBeside } from '../atomic-file';
+import { commitTemp, copyToTemp, discardTemp, WrittenTemp } from './fsutil';
 import { HashName } from './hash';
 import { DirEntry, manifestHash, parseManifest } from './manifest';
 

@@ -15,7 +15,7 @@
 import fs from 'fs';
 import path from 'path';
 import { DvcError } from './errors';
-import { writeFileAtomic } from './fsutil';
+import { writeFileAtomic } from '../atomic-file';
 
 export type IniSections = Record<string, Record<string, string>>;
 

@@ -14,7 +14,7 @@ import fs from 'fs';
 import path from 'path';
 import YAML from 'yaml';
 import { DvcError } from './errors';
-import { writeFileAtomic } from './fsutil';
+import { writeFileAtomic } from '../atomic-file';
 import { HashName, isMd5Hex } from './hash';
 
 export interface DvcOut {

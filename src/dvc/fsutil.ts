@@ -9,29 +9,7 @@ import { Readable, Transform } from 'stream';
 import { pipeline } from 'stream/promises';
 import { DvcError } from './errors';
 import { HashName, LEGACY_CHUNK_SIZE, ObjectHasher } from './hash';
-
-/** a fresh temporary name in the target's directory (so rename stays atomic) */
-export function tempPathBeside(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${crypto.randomBytes(6).toString('hex')}.tmp`);
-}
-
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = tempPathBeside(file);
-  try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeFileSync(fd, data);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-}
+import { tempPathBeside } from '../atomic-file';
 
 export interface WrittenTemp {
   tmp: string; // the complete temporary file, not yet at its final name

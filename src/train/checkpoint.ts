@@ -13,7 +13,7 @@ import { Tensor } from '../tensor';
 import type { GeneratorState } from '../random';
 import type { Module } from '../nn/module';
 import type { Optimizer, OptimizerState } from '../optim';
-import { writeJsonAtomic } from './atomic';
+import { writeJsonAtomic } from '../atomic-file';
 import type { EpochMetrics } from './metrics';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors';
 

@@ -4,7 +4,7 @@
 // runs/<config name>/<experiment name>/ like any `cudalab train` run.
 import fs from 'fs';
 import path from 'path';
-import { writeFileAtomic, writeJsonAtomic } from './atomic';
+import { writeFileAtomic, writeJsonAtomic } from '../atomic-file';
 import { ConfigError, checkName, resolveTrainRequest, type TrainArgs, type TrainRequest } from './config';
 import type { NanAt, RunSummary } from './metrics';
 

@@ -3,7 +3,7 @@
 // is written as null (JSON has no NaN); `nan_at` says where it first happened.
 import fs from 'fs';
 import path from 'path';
-import { writeFileAtomic, writeJsonAtomic } from './atomic';
+import { writeFileAtomic, writeJsonAtomic } from '../atomic-file';
 import type { RunConfig } from './config';
 
 /** epoch is 1-based; step is the 1-based batch within that epoch */

@@ -9,7 +9,7 @@
 // a file we write is byte-for-byte what the reference would write.
 import fs from 'fs';
 import path from 'path';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from '../atomic-file';
 
 export type SafetensorsDType = 'F32' | 'I32';
 

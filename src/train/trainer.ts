@@ -19,7 +19,7 @@ import { DataLoader } from '../data/loader';
 import { HostBatches, type TensorBatches } from '../data/batches';
 import { DeviceDataset } from '../data/device-dataset';
 import type { Split } from '../data/cifar10';
-import { writeJsonAtomic } from './atomic';
+import { writeJsonAtomic } from '../atomic-file';
 import { DeviceCount, DeviceSum } from './accumulate';
 import { findLatestCheckpoint, loadCheckpoint, removeRunFiles, removeTemporaries, saveCheckpoint } from './checkpoint';
 import { AUGMENTATION, type RunConfig } from './config';
