@@ -36,7 +36,9 @@ else
   step bench $cli bench --device cuda --compare-torch --min-seconds 0.2
   # the seed's three experiments, then ptcnn's exp1, each beside PyTorch on the same card
   step experiments $cli experiments --device cuda --data "$data" --out "$out/runs" --json
-  step train-ptcnn $cli train --device cuda --data "$data" --model ptcnn --lr 0.001 --batch 64 --epochs 3 --out "$out/runs" --name ptcnn-exp1 --json
+  for seed in 0 1 2; do
+    step "train-ptcnn-s$seed" $cli train --device cuda --data "$data" --model ptcnn --lr 0.001 --batch 64 --epochs 3 --seed $seed --out "$out/runs" --name "ptcnn-exp1-s$seed" --json
+  done
   for model in seedcnn ptcnn; do
     step "torch-$model" python3 bench/torch_train.py --data "$data/cifar-10-batches-py" --model $model --lr 0.001 --batch 64 --epochs 3
   done
