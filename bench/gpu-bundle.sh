@@ -15,6 +15,9 @@ mkdir -p "$app/build/Release" "$app/node_modules"
 cp -r bin dist bench experiments package.json "$app/"
 rm -rf "$app/bench/results"
 cp "$addon" "$app/build/Release/cudalab.node"
+# the carry limit is tight: no host symbols, source maps or type declarations
+strip --strip-unneeded "$app/build/Release/cudalab.node"
+find "$app/dist" \( -name '*.map' -o -name '*.d.ts' \) -delete
 # the production dependency closure, less what only builds or pushes
 npm ls --omit=dev --parseable --all 2>/dev/null | tail -n +2 |
   grep -v -E 'node_modules/(@aws-sdk|@smithy|@aws-crypto|cmake-js|node-addon-api|fast-xml-parser|strnum|bowser)(/|$)' |
