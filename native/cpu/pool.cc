@@ -34,30 +34,69 @@ static inline Window window(const PoolShape& s, int op, int oq) {
   return win;
 }
 
+// the comparison every max-pool path uses: a larger value wins, and a NaN
+// beats a number (PyTorch propagates NaN); ties keep the first index.
+// on real data which element wins is a coin toss, and the branches gcc made
+// of a plain `if` (or even of ?:) mispredicted so often that pooling took
+// longer than the convolution before it. so the winner is picked with
+// all-ones/all-zeros masks on the bits, which leaves nothing to branch on.
+struct PoolMax {
+  float value;
+  int32_t index;
+  inline void offer(float v, int32_t i) {
+    uint32_t beats = (uint32_t)(v > value) | ((uint32_t)(v != v) & (uint32_t)(value == value));
+    uint32_t mask = 0u - beats;
+    uint32_t vb, bb;
+    std::memcpy(&vb, &v, 4);
+    std::memcpy(&bb, &value, 4);
+    bb = (vb & mask) | (bb & ~mask);
+    std::memcpy(&value, &bb, 4);
+    index = (int32_t)(((uint32_t)i & mask) | ((uint32_t)index & ~mask));
+  }
+};
+
+// the 2x2, stride 2, unpadded window of every CNN here, without the general
+// path's window clipping: the same comparisons in the same order (row by row),
+// so the same values and argmax
+static void maxpool2x2_plane(const PoolShape& s, const float* xp, float* yp, int32_t* ap) {
+  for (int op = 0; op < s.p; op++) {
+    const float* r0 = xp + (2 * op) * s.w;
+    const float* r1 = r0 + s.w;
+    const int i0 = 2 * op * s.w, i1 = i0 + s.w;
+    for (int oq = 0; oq < s.q; oq++) {
+      const int iw = 2 * oq;
+      PoolMax m{r0[iw], i0 + iw};
+      m.offer(r0[iw + 1], i0 + iw + 1);
+      m.offer(r1[iw], i1 + iw);
+      m.offer(r1[iw + 1], i1 + iw + 1);
+      yp[op * s.q + oq] = m.value;
+      ap[op * s.q + oq] = m.index;
+    }
+  }
+}
+
 void maxpool2d_forward(const PoolShape& s, const float* x, float* y, int32_t* argmax) {
   const int64_t planes = (int64_t)s.n * s.c, in_plane = (int64_t)s.h * s.w, out_plane = (int64_t)s.p * s.q;
+  const bool two_by_two = s.kh == 2 && s.kw == 2 && s.stride_h == 2 && s.stride_w == 2 && s.pad_h == 0 && s.pad_w == 0;
   parallel_for(0, planes, plane_grain(s), [&](int64_t lo, int64_t hi) {
     for (int64_t pl = lo; pl < hi; pl++) {
       const float* xp = x + pl * in_plane;
       float* yp = y + pl * out_plane;
       int32_t* ap = argmax + pl * out_plane;
+      if (two_by_two) {
+        maxpool2x2_plane(s, xp, yp, ap);
+        continue;
+      }
       for (int op = 0; op < s.p; op++) {
         for (int oq = 0; oq < s.q; oq++) {
           Window win = window(s, op, oq);
           // the validated shape guarantees a non-empty window (pad <= kernel/2)
-          int best_index = win.h0 * s.w + win.w0;
-          float best = xp[best_index];
+          PoolMax m{xp[win.h0 * s.w + win.w0], win.h0 * s.w + win.w0};
           for (int ih = win.h0; ih < win.h1; ih++) {
-            for (int iw = win.w0; iw < win.w1; iw++) {
-              float v = xp[ih * s.w + iw];
-              if (v > best || (std::isnan(v) && !std::isnan(best))) {
-                best = v;
-                best_index = ih * s.w + iw;
-              }
-            }
+            for (int iw = win.w0; iw < win.w1; iw++) m.offer(xp[ih * s.w + iw], ih * s.w + iw);
           }
-          yp[op * s.q + oq] = best;
-          ap[op * s.q + oq] = best_index;
+          yp[op * s.q + oq] = m.value;
+          ap[op * s.q + oq] = m.index;
         }
       }
     }
