@@ -14,7 +14,7 @@ import type { Generator } from '../random';
 import { Tensor } from '../tensor';
 import type { TensorBatch, TensorBatches } from './batches';
 import { IMAGE_BYTES, type Split } from './cifar10';
-import { DEFAULT_NORMALIZATION, normalizationTable, type Normalization } from './loader';
+import { DEFAULT_NORMALIZATION, normalizationTable, planEpochs, type Normalization } from './loader';
 
 const CHANNELS = 3;
 const SIDE = 32;
@@ -44,19 +44,7 @@ export class DeviceDataset implements TensorBatches {
   private storages: { images: NativeStorage; labels: NativeStorage; table: NativeStorage } | null;
 
   constructor(split: Split, opts: DeviceDatasetOptions) {
-    const { batchSize, limit } = opts;
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new RangeError(`DeviceDataset: batchSize must be a positive integer, got ${batchSize}`);
-    }
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-      throw new RangeError(`DeviceDataset: limit must be a non-negative integer, got ${limit}`);
-    }
-    if (split.images.length !== split.count * IMAGE_BYTES || split.labels.length !== split.count) {
-      throw new RangeError(
-        `DeviceDataset: split of ${split.count} images needs ${split.count * IMAGE_BYTES} image bytes and ${split.count} labels, ` +
-          `got ${split.images.length} and ${split.labels.length}`,
-      );
-    }
+    const { batchSize, size, batches } = planEpochs('DeviceDataset', split, opts);
     if (opts.shuffle && !opts.generator) throw new RangeError('DeviceDataset: shuffle draws from a generator; pass opts.generator');
     // the table checks the normalisation (and says which channel is wrong)
     const table = normalizationTable(opts.normalization ?? DEFAULT_NORMALIZATION);
@@ -64,8 +52,8 @@ export class DeviceDataset implements TensorBatches {
     this.batchSize = batchSize;
     this.shuffle = opts.shuffle;
     this.generator = opts.generator;
-    this.size = limit === undefined ? split.count : Math.min(limit, split.count);
-    this.batches = opts.dropLast ? Math.floor(this.size / batchSize) : Math.ceil(this.size / batchSize);
+    this.size = size;
+    this.batches = batches;
     this.storages = this.upload(split, table);
   }
 

@@ -55,6 +55,33 @@ export function normalizationTable(n: Normalization = DEFAULT_NORMALIZATION): Fl
   return table;
 }
 
+/**
+ * the batching rules every batch source shares (the host loader and the
+ * device-resident data set): checks batchSize, limit and the split's sizes,
+ * and gives the images an epoch covers and its number of batches
+ */
+export function planEpochs(
+  who: string,
+  split: Split,
+  opts: { batchSize: number; limit?: number; dropLast?: boolean },
+): { batchSize: number; size: number; batches: number } {
+  const { batchSize, limit } = opts;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`${who}: batchSize must be a positive integer, got ${batchSize}`);
+  }
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw new RangeError(`${who}: limit must be a non-negative integer, got ${limit}`);
+  }
+  if (split.images.length !== split.count * IMAGE_BYTES || split.labels.length !== split.count) {
+    throw new RangeError(
+      `${who}: split of ${split.count} images needs ${split.count * IMAGE_BYTES} image bytes and ${split.count} labels, ` +
+        `got ${split.images.length} and ${split.labels.length}`,
+    );
+  }
+  const size = limit === undefined ? split.count : Math.min(limit, split.count);
+  return { batchSize, size, batches: opts.dropLast ? Math.floor(size / batchSize) : Math.ceil(size / batchSize) };
+}
+
 export class DataLoader {
   /** batches per epoch */
   readonly batches: number;
@@ -70,19 +97,7 @@ export class DataLoader {
   private readonly words: Uint32Array | null;
 
   constructor(split: Split, opts: LoaderOptions) {
-    const { batchSize, limit } = opts;
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${batchSize}`);
-    }
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-      throw new RangeError(`DataLoader: limit must be a non-negative integer, got ${limit}`);
-    }
-    if (split.images.length !== split.count * IMAGE_BYTES || split.labels.length !== split.count) {
-      throw new RangeError(
-        `DataLoader: split of ${split.count} images needs ${split.count * IMAGE_BYTES} image bytes and ${split.count} labels, ` +
-          `got ${split.images.length} and ${split.labels.length}`,
-      );
-    }
+    const { batchSize, size, batches } = planEpochs('DataLoader', split, opts);
     const pad = opts.augment?.crop ?? 0;
     if (!Number.isInteger(pad) || pad < 0 || pad > SIDE) {
       throw new RangeError(`DataLoader: augment.crop (the padding) must be an integer in 0..${SIDE}, got ${pad}`);
@@ -100,8 +115,8 @@ export class DataLoader {
     const aligned = split.images.byteOffset % 4 === 0 && split.images.byteLength % 4 === 0;
     this.words = aligned && LITTLE_ENDIAN ? new Uint32Array(split.images.buffer, split.images.byteOffset, split.images.byteLength / 4) : null;
     this.table = normalizationTable(opts.normalization ?? DEFAULT_NORMALIZATION);
-    this.size = limit === undefined ? split.count : Math.min(limit, split.count);
-    this.batches = opts.dropLast ? Math.floor(this.size / batchSize) : Math.ceil(this.size / batchSize);
+    this.size = size;
+    this.batches = batches;
   }
 
   /** one epoch; the order and augmentation are drawn when it starts */
