@@ -16,7 +16,7 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 // python's json string encoding with ensure_ascii=True: the short escapes for
-// " \ \n \r \t \b \f, and \uXXXX (lowercase hex, utf-16 code units) for
+// " \ \n \r \t \b \f, and a backslash-u escape of four lowercase hex digits (utf-16 code units) for
 // everything outside ' '..'~'
 function pythonJsonString(s: string): string {
   let out = '"';
