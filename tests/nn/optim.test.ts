@@ -5,46 +5,24 @@ import { describe, expect, it } from 'vitest';
 import { Adam, CudalabError, SGD, Tensor, keep, tidy } from '../../src';
 import { expectClose, TOL } from '../helpers/compare';
 import { Rng } from '../helpers/rng';
+import { adamStepRef, sgdStepRef, type AdamConfig, type SgdConfig } from '../helpers/reference';
 
-interface AdamHyper { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean }
+type AdamHyper = AdamConfig;
+type SgdHyper = SgdConfig;
 
-// torch.optim.Adam / AdamW, one tensor, float64
+// the optimizer references of tests/helpers (torch.optim's single-tensor
+// updates in float64), driven over a whole gradient sequence
 function adamReference(p0: Float32Array, grads: Float32Array[], h: AdamHyper): Float64Array {
   const p = Float64Array.from(p0);
   const m = new Float64Array(p.length), v = new Float64Array(p.length);
-  grads.forEach((g32, s) => {
-    const step = s + 1;
-    for (let i = 0; i < p.length; i++) {
-      let g = g32[i];
-      if (h.weightDecay !== 0) {
-        if (h.decoupled) p[i] *= 1 - h.lr * h.weightDecay;
-        else g += h.weightDecay * p[i];
-      }
-      m[i] = h.beta1 * m[i] + (1 - h.beta1) * g;
-      v[i] = h.beta2 * v[i] + (1 - h.beta2) * g * g;
-      const bc1 = 1 - h.beta1 ** step, bc2 = 1 - h.beta2 ** step;
-      const denom = Math.sqrt(v[i]) / Math.sqrt(bc2) + h.eps;
-      p[i] -= (h.lr / bc1) * (m[i] / denom);
-    }
-  });
+  grads.forEach((g, s) => adamStepRef(p, g, m, v, h, s + 1));
   return p;
 }
-
-interface SgdHyper { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean }
 
 function sgdReference(p0: Float32Array, grads: Float32Array[], h: SgdHyper): Float64Array {
   const p = Float64Array.from(p0);
   const buf = new Float64Array(p.length);
-  grads.forEach((g32, s) => {
-    for (let i = 0; i < p.length; i++) {
-      let g = g32[i] + h.weightDecay * p[i];
-      if (h.momentum !== 0) {
-        buf[i] = s === 0 ? g : h.momentum * buf[i] + (1 - h.dampening) * g;
-        g = h.nesterov ? g + h.momentum * buf[i] : buf[i];
-      }
-      p[i] -= h.lr * g;
-    }
-  });
+  grads.forEach((g, s) => sgdStepRef(p, g, buf, h, s === 0));
   return p;
 }
 
