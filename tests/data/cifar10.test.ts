@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { findCifar10, loadCifar10 } from '../../src/data/cifar10';
 import { DataError } from '../../src/data/errors';
 import { CLASSES, FIXTURE, binBatch, copyFixture, pickleBatch, pickleMeta, tempDir } from './writers';
+import { rejects } from './expect-data-error';
 
 const PY = 'cifar-10-batches-py';
 const BIN = 'cifar-10-batches-bin';
@@ -18,16 +19,6 @@ function scratch(): string {
   const t = tempDir();
   cleanup.push(t.remove);
   return t.dir;
-}
-
-async function rejects(p: Promise<unknown>): Promise<DataError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(DataError);
-    return err as DataError;
-  }
-  throw new Error('expected a DataError, the load succeeded');
 }
 
 describe('findCifar10', () => {

@@ -12,6 +12,7 @@ import { loadCifar10 } from '../../src/data/cifar10';
 import { DownloadProgress, downloadCifar10, ensureCifar10 } from '../../src/data/download';
 import { DataError } from '../../src/data/errors';
 import { FIXTURE, folderEntries, tarGz, tempDir } from './writers';
+import { rejects } from './expect-data-error';
 
 const archive = tarGz(folderEntries(path.join(FIXTURE, 'cifar-10-batches-py'), 'cifar-10-batches-py'));
 const md5 = crypto.createHash('md5').update(archive).digest('hex');
@@ -94,16 +95,6 @@ function scratch(): string {
 }
 
 const md5Of = (b: Buffer) => crypto.createHash('md5').update(b).digest('hex');
-
-async function rejects(p: Promise<unknown>): Promise<DataError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(DataError);
-    return err as DataError;
-  }
-  throw new Error('expected a DataError, it succeeded');
-}
 
 async function expectSameAsFixture(dir: string): Promise<void> {
   const got = await loadCifar10(dir);
