@@ -2,7 +2,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findCifar10, loadCifar10 } from '../../src/data/cifar10';
-import { DataError } from '../../src/data/errors';
 import { CLASSES, FIXTURE, binBatch, copyFixture, pickleBatch, pickleMeta, tempDir } from './writers';
 import { rejects } from './expect-data-error';
 
