@@ -164,11 +164,3 @@ export function removeRunFiles(runDir: string): void {
   }
 }
 
-// atomic.ts's temporaries: .<file>.<pid>.<n>.tmp
-const TEMPORARY = /^\..+\.\d+\.\d+\.tmp$/;
-
-/** removes temporaries a killed run left behind (a write that never got to its rename) */
-export function removeTemporaries(runDir: string): void {
-  if (!fs.existsSync(runDir)) return;
-  for (const f of fs.readdirSync(runDir)) if (TEMPORARY.test(f)) fs.rmSync(path.join(runDir, f), { force: true });
-}

@@ -21,7 +21,8 @@ import { DeviceDataset } from '../data/device-dataset';
 import type { Split } from '../data/cifar10';
 import { writeJsonAtomic } from '../atomic-file';
 import { DeviceCount, DeviceSum } from './accumulate';
-import { findLatestCheckpoint, loadCheckpoint, removeRunFiles, removeTemporaries, saveCheckpoint } from './checkpoint';
+import { findLatestCheckpoint, loadCheckpoint, removeRunFiles, saveCheckpoint } from './checkpoint';
+import { removeTemporaries } from '../atomic-file';
 import { AUGMENTATION, type RunConfig } from './config';
 import { evaluate } from './evaluate';
 import {
