@@ -6,11 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define CUDALAB_HD __host__ __device__ __forceinline__
-#else
-#define CUDALAB_HD inline
-#endif
+#include "common/host_device.h"
 
 namespace cudalab {
 

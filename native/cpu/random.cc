@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "common/optim_formulas.h"
 #include "common/philox.h"
 #include "cpu/parallel.h"
 #include "ops.h"
@@ -19,14 +20,14 @@ constexpr int64_t kChunk = 8192;
 static void dropout_range(int64_t lo, int64_t hi, const float* x, float* y, float* __restrict mask, float p,
                           float keep_scale, uint64_t seed, uint64_t offset) {
   for (int64_t i = lo; i < hi; i++) {
-    const float m = philox_uniform(seed, offset, (uint64_t)i) >= p ? keep_scale : 0.0f;
+    const float m = dropout_mask(philox_uniform(seed, offset, (uint64_t)i), p, keep_scale);
     mask[i] = m;
     y[i] = x[i] * m;
   }
 }
 
 void dropout_forward(int64_t n, const float* x, float* y, float* mask, float p, uint64_t seed, uint64_t offset) {
-  const float keep_scale = 1.0f / (1.0f - p);
+  const float keep_scale = dropout_keep_scale(p);
   parallel_chunks(0, n, kChunk, [&](int64_t, int64_t lo, int64_t hi) {
     dropout_range(lo, hi, x, y, mask, p, keep_scale, seed, offset);
   });

@@ -7,6 +7,7 @@
 // for bit.
 #include <cstdint>
 
+#include "common/optim_formulas.h"
 #include "common/philox.h"
 #include "cuda/context.cuh"
 #include "ops.h"
@@ -24,10 +25,9 @@ constexpr int kThreads = 256;
 
 __global__ void dropout_forward_kernel(int64_t n, const float* x, float* y, float* mask, float p, uint64_t seed,
                                        uint64_t offset) {
-  // uniform values are < 1, so p = 1 keeps nothing and the infinite scale is never used
-  const float keep_scale = 1.0f / (1.0f - p);
+  const float keep_scale = dropout_keep_scale(p);
   CUDALAB_GRID_STRIDE(i, n) {
-    const float m = philox_uniform(seed, offset, (uint64_t)i) >= p ? keep_scale : 0.0f;
+    const float m = dropout_mask(philox_uniform(seed, offset, (uint64_t)i), p, keep_scale);
     mask[i] = m;
     y[i] = x[i] * m;
   }
