@@ -3,7 +3,9 @@
 // does memory stay flat over a long run? trains the seed CNN for --steps steps
 // (random images, so no data set is needed) and prints host memory (RSS) and
 // the addon's live native memory every --every steps, then the growth from the
-// first report (after warm-up) to the last. uses the compiled library (dist/).
+// first report (after warm-up) to the last. each step yields to the event loop,
+// as a real program does (finalizers run from there). uses the compiled
+// library (dist/).
 //   node --expose-gc bench/memory-growth.js [--device cpu|cuda] [--steps 2000] [--batch 64] [--every 200] [--model seedcnn]
 const path = require('path');
 const lib = require(path.resolve(__dirname, '../dist'));
@@ -41,21 +43,29 @@ function report(step) {
   console.log(`step ${String(step).padStart(5)}  rss ${mib(row.rssMiB * 2 ** 20).padStart(7)} MiB  native ${mib(s.allocated).padStart(7)} MiB  reserved ${mib(s.reserved).padStart(7)} MiB  storages ${s.storages}`);
 }
 
-console.log(`memory over ${steps} training steps: ${modelName}, batch ${batch}, ${device}`);
-const t0 = Date.now();
-let loss = NaN;
-for (let step = 1; step <= steps; step++) {
-  const b = batches[step % batches.length];
-  lib.tidy(() => {
-    const x = lib.Tensor.fromArray(b.x, [batch, 3, 32, 32], { device });
-    const y = lib.Tensor.fromArray(b.y, [batch], { device, dtype: 'int32' });
-    opt.zeroGrad();
-    const l = lib.crossEntropy(model.forward(x), y);
-    l.backward();
-    opt.step();
-    if (step % every === 0) loss = l.item();
-  });
-  if (step % every === 0) report(step);
+async function main() {
+  console.log(`memory over ${steps} training steps: ${modelName}, batch ${batch}, ${device}`);
+  const t0 = Date.now();
+  let loss = NaN;
+  for (let step = 1; step <= steps; step++) {
+    const b = batches[step % batches.length];
+    lib.tidy(() => {
+      const x = lib.Tensor.fromArray(b.x, [batch, 3, 32, 32], { device });
+      const y = lib.Tensor.fromArray(b.y, [batch], { device, dtype: 'int32' });
+      opt.zeroGrad();
+      const l = lib.crossEntropy(model.forward(x), y);
+      l.backward();
+      opt.step();
+      if (step % every === 0) loss = l.item();
+    });
+    if (step % every === 0) report(step);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const first = rows[0], last = rows[rows.length - 1];
+  console.log(`growth from step ${first.step} to ${last.step}: rss ${(last.rssMiB - first.rssMiB).toFixed(1)} MiB, native ${(last.nativeMiB - first.nativeMiB).toFixed(2)} MiB, storages ${last.storages - first.storages}; last loss ${loss.toFixed(3)}; ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
-const first = rows[0], last = rows[rows.length - 1];
-console.log(`growth from step ${first.step} to ${last.step}: rss ${(last.rssMiB - first.rssMiB).toFixed(1)} MiB, native ${(last.nativeMiB - first.nativeMiB).toFixed(2)} MiB, storages ${last.storages - first.storages}; last loss ${loss.toFixed(3)}; ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,7 +1,10 @@
 // the Storage handle: one block of native memory on one device, owned by the
 // addon and held by JavaScript. free() returns it at once; the finalizer is the
-// safety net when JavaScript forgets (the GC does not see the bytes, so it may
-// run late). included by addon.cc only.
+// safety net when JavaScript forgets. every block, host or device, is reported
+// to V8 as external memory while it lives (napi_adjust_external_memory), so a
+// program that drops storages without freeing them makes the GC run (and the
+// finalizers with it) as its native memory grows, not only its JavaScript
+// heap. included by addon.cc only.
 #pragma once
 #include <napi.h>
 
@@ -90,7 +93,7 @@ class Storage : public Napi::ObjectWrap<Storage> {
   ~Storage() override {
     // never throw out of a finalizer: a failing release at exit is not worth a crash
     try {
-      release_memory();
+      release_memory(Env());
     } catch (...) {
     }
   }
@@ -100,13 +103,14 @@ class Storage : public Napi::ObjectWrap<Storage> {
   bool freed() const { return freed_; }
   void* ptr() const { return ptr_; }
 
-  void release_memory() {
+  void release_memory(napi_env env) {
     if (freed_) return;
     freed_ = true;
     void* p = ptr_;
     ptr_ = nullptr;
     counters(device_).bytes -= (int64_t)bytes_;
     counters(device_).storages -= 1;
+    report_external(env, -(int64_t)bytes_);
     if (device_ == Device::cpu) {
       cpu::release(p);
     } else {
@@ -151,6 +155,15 @@ class Storage : public Napi::ObjectWrap<Storage> {
     counters(device_).bytes += (int64_t)bytes;
     counters(device_).storages += 1;
     counters(device_).used = true;
+    report_external(info.Env(), (int64_t)bytes);
+  }
+
+  // tells V8 how much native memory this handle keeps alive. a failure only
+  // costs GC pressure, never the storage, so it is not an error
+  static void report_external(napi_env env, int64_t change) {
+    if (change == 0) return;
+    int64_t total = 0;
+    (void)napi_adjust_external_memory(env, change, &total);
   }
 
   Napi::Value GetDevice(const Napi::CallbackInfo& info) {
@@ -164,7 +177,7 @@ class Storage : public Napi::ObjectWrap<Storage> {
   }
   void Free(const Napi::CallbackInfo& info) {
     try {
-      release_memory();
+      release_memory(info.Env());
     } catch (const Error& e) {
       throw js_error(info.Env(), e.code, std::string("Storage.free: ") + e.what());
     }

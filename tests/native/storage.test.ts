@@ -117,4 +117,28 @@ describe('storage and transfers', () => {
     expect(after.storages).toBeLessThan(100);
     expect(after.allocated).toBe(after.storages * 65536);
   });
+
+  it('native memory counts as GC pressure: a loop that never frees its storages stays bounded', () => {
+    // a program that drops 1 MiB storages without free(), yielding to the event
+    // loop each step as a real one does. its JavaScript heap barely grows, so
+    // only the reported native bytes can make V8 collect: then the finalizers
+    // run and the live count stays far below the number made
+    const steps = 2000;
+    const script = `
+      const addon = require(${JSON.stringify(addonPath)});
+      (async () => {
+        let peak = 0;
+        for (let i = 0; i < ${steps}; i++) {
+          new addon.Storage('cpu', 1 << 20);
+          peak = Math.max(peak, addon.memoryStats('cpu').storages);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        console.log(JSON.stringify({ peak, live: addon.memoryStats('cpu').storages }));
+      })();`;
+    const out = execFileSync(process.execPath, ['--max-old-space-size=32', '-e', script], { encoding: 'utf8' });
+    const { peak, live } = JSON.parse(out);
+    // every storage the child no longer holds was released by its finalizer
+    expect(steps - live).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(steps / 10); // about 70 here; 800 when native bytes went unreported
+  });
 });
