@@ -11,6 +11,7 @@
 
 #include "addon_args.h"
 #include "addon_storage.h"
+#include "addon_table.h"
 #include "error.h"
 #include "ops.h"
 #ifdef CUDALAB_WITH_CUDA
@@ -28,11 +29,6 @@ namespace {
 #define DISPATCH(device, call) ((void)(device), cpu::call)
 #endif
 
-float* F(const Storage* s) { return s ? static_cast<float*>(s->ptr()) : nullptr; }
-int32_t* I(const Storage* s) { return s ? static_cast<int32_t*>(s->ptr()) : nullptr; }
-
-constexpr int64_t kMaxCount = (int64_t)1 << 53;  // element counts of the int64 ops
-
 // every entry point runs inside this: our errors become coded JavaScript errors
 template <typename Fn>
 Napi::Value guarded(const Napi::CallbackInfo& info, const char* name, Fn fn) {
@@ -47,18 +43,6 @@ Napi::Value guarded(const Napi::CallbackInfo& info, const char* name, Fn fn) {
     throw js_error(env, "ERR_OOM", std::string(name) + ": out of host memory");
   } catch (const std::exception& e) {
     throw js_error(env, "ERR_ARG", std::string(name) + ": internal error: " + e.what());
-  }
-}
-
-// labels live in native memory; on the CPU we can afford to check them, so a bad
-// label is an error here rather than a NaN loss (the CUDA kernels cannot stop to ask)
-void check_labels(const Args& a, size_t i, const Storage* labels, int n, int classes) {
-  if (labels->device() != Device::cpu) return;
-  const int32_t* l = I(labels);
-  for (int j = 0; j < n; ++j) {
-    if (l[j] < 0 || l[j] >= classes)
-      a.fail("ERR_ARG", a.name(i) + ": labels[" + std::to_string(j) + "] = " + std::to_string(l[j]) +
-                            " is outside [0, " + std::to_string(classes) + ")");
   }
 }
 
@@ -266,35 +250,25 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ---- matrix multiply and convolution ----
+// ---- shape rules (also exported, so TypeScript asks instead of recomputing) ----
 
-int dim(const Args& a, size_t i) { return (int)a.integer(i, 1, INT32_MAX); }
-
-Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  Args a(info, "gemm", {"transA", "transB", "m", "n", "k", "alpha", "a", "b", "beta", "c"});
-  bool ta = a.boolean(0), tb = a.boolean(1);
-  int m = dim(a, 2), n = dim(a, 3), k = dim(a, 4);
-  float alpha = a.real(5), beta = a.real(8);
-  Storage* A = a.storage(6);
-  Storage* B = a.storage(7);
-  Storage* C = a.storage(9);
-  Device d = a.same_device();
-  a.need_floats(6, A, a.elements({m, k}, "A"), "A (m*k)");
-  a.need_floats(7, B, a.elements({k, n}, "B"), "B (k*n)");
-  a.need_floats(9, C, a.elements({m, n}, "C"), "C (m*n)");
-  a.distinct(C, 9, {{A, 6}, {B, 7}});
-  DISPATCH(d, gemm(ta, tb, m, n, k, alpha, F(A), F(B), beta, F(C)));
-  return info.Env().Undefined();
+// the output size of a sliding window (PyTorch's floor rule), or -1 when the
+// window is larger than the padded input
+int64_t window_output_size(int64_t in, int64_t pad, int64_t kernel, int64_t stride) {
+  int64_t span = in + 2 * pad - kernel;
+  return span < 0 ? -1 : span / stride + 1;
 }
+
+// PyTorch's pooling rule; it also guarantees every window covers at least one real element
+bool pool_padding_fits(int64_t pad, int64_t kernel) { return 2 * pad <= kernel; }
 
 // p (or q) from the window formula; fails unless the given value matches it
 void check_output_size(const Args& a, size_t i, const char* key, int given, int64_t in, int64_t pad, int64_t kernel,
                        int64_t stride, const char* formula) {
-  int64_t span = in + 2 * pad - kernel;
-  if (span < 0)
+  int64_t expected = window_output_size(in, pad, kernel, stride);
+  if (expected < 0)
     a.fail("ERR_SHAPE", a.name(i) + ": the window (" + std::to_string(kernel) + ") is larger than the padded input (" +
                             std::to_string(in + 2 * pad) + ")");
-  int64_t expected = span / stride + 1;
   if (given != expected)
     a.fail("ERR_SHAPE", a.name(i) + " field '" + key + "' is " + std::to_string(given) + ", but " + formula + " = " +
                             std::to_string(expected));
@@ -321,69 +295,6 @@ ConvShape conv_shape(const Args& a, size_t i) {
   return s;
 }
 
-struct ConvSizes {
-  int64_t x, w, y;
-};
-ConvSizes conv_sizes(const Args& a, const ConvShape& s) {
-  return {a.elements({s.n, s.c, s.h, s.w}, "x (n*c*h*w)"), a.elements({s.k, s.c, s.r, s.s}, "w (k*c*r*s)"),
-          a.elements({s.n, s.k, s.p, s.q}, "y (n*k*p*q)")};
-}
-
-Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
-  Args a(info, "conv2dForward", {"s", "x", "w", "bias", "y"});
-  ConvShape s = conv_shape(a, 0);
-  Storage* x = a.storage(1);
-  Storage* w = a.storage(2);
-  Storage* bias = a.storage(3, true);
-  Storage* y = a.storage(4);
-  Device d = a.same_device();
-  ConvSizes z = conv_sizes(a, s);
-  a.need_floats(1, x, z.x, "x (n*c*h*w)");
-  a.need_floats(2, w, z.w, "w (k*c*r*s)");
-  a.need_floats(3, bias, s.k, "bias (k)");
-  a.need_floats(4, y, z.y, "y (n*k*p*q)");
-  a.distinct(y, 4, {{x, 1}, {w, 2}, {bias, 3}});
-  DISPATCH(d, conv2d_forward(s, F(x), F(w), F(bias), F(y)));
-  return info.Env().Undefined();
-}
-
-Napi::Value Conv2dBackwardInput(const Napi::CallbackInfo& info) {
-  Args a(info, "conv2dBackwardInput", {"s", "dy", "w", "dx"});
-  ConvShape s = conv_shape(a, 0);
-  Storage* dy = a.storage(1);
-  Storage* w = a.storage(2);
-  Storage* dx = a.storage(3);
-  Device d = a.same_device();
-  ConvSizes z = conv_sizes(a, s);
-  a.need_floats(1, dy, z.y, "dy (n*k*p*q)");
-  a.need_floats(2, w, z.w, "w (k*c*r*s)");
-  a.need_floats(3, dx, z.x, "dx (n*c*h*w)");
-  a.distinct(dx, 3, {{dy, 1}, {w, 2}});
-  DISPATCH(d, conv2d_backward_input(s, F(dy), F(w), F(dx)));
-  return info.Env().Undefined();
-}
-
-Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info) {
-  Args a(info, "conv2dBackwardWeight", {"s", "x", "dy", "dw", "db"});
-  ConvShape s = conv_shape(a, 0);
-  Storage* x = a.storage(1);
-  Storage* dy = a.storage(2);
-  Storage* dw = a.storage(3);
-  Storage* db = a.storage(4, true);
-  Device d = a.same_device();
-  ConvSizes z = conv_sizes(a, s);
-  a.need_floats(1, x, z.x, "x (n*c*h*w)");
-  a.need_floats(2, dy, z.y, "dy (n*k*p*q)");
-  a.need_floats(3, dw, z.w, "dw (k*c*r*s)");
-  a.need_floats(4, db, s.k, "db (k)");
-  a.distinct(dw, 3, {{x, 1}, {dy, 2}, {db, 4}});
-  a.distinct(db, 4, {{x, 1}, {dy, 2}});
-  DISPATCH(d, conv2d_backward_weight(s, F(x), F(dy), F(dw), F(db)));
-  return info.Env().Undefined();
-}
-
-// ---- pooling ----
-
 PoolShape pool_shape(const Args& a, size_t i) {
   a.object(i);
   PoolShape s;
@@ -399,8 +310,7 @@ PoolShape pool_shape(const Args& a, size_t i) {
   s.pad_w = a.field(i, "padW", 0);
   s.p = a.field(i, "p", 1);
   s.q = a.field(i, "q", 1);
-  // PyTorch's rule; it also guarantees every window covers at least one real element
-  if (2 * (int64_t)s.pad_h > s.kh || 2 * (int64_t)s.pad_w > s.kw)
+  if (!pool_padding_fits(s.pad_h, s.kh) || !pool_padding_fits(s.pad_w, s.kw))
     a.fail("ERR_SHAPE", a.name(i) + ": padding must be at most half the window (padH <= kh/2, padW <= kw/2), got padH=" +
                             std::to_string(s.pad_h) + " kh=" + std::to_string(s.kh) + " padW=" + std::to_string(s.pad_w) +
                             " kw=" + std::to_string(s.kw));
@@ -409,436 +319,328 @@ PoolShape pool_shape(const Args& a, size_t i) {
   return s;
 }
 
-struct PoolSizes {
-  int64_t x, y;
-};
-PoolSizes pool_sizes(const Args& a, const PoolShape& s) {
-  return {a.elements({s.n, s.c, s.h, s.w}, "x (n*c*h*w)"), a.elements({s.n, s.c, s.p, s.q}, "y (n*c*p*q)")};
+// convOutputSize(input, kernel, stride, padding): one side of a convolution's
+// output; ERR_SHAPE when the window does not fit the padded input
+Napi::Value ConvOutputSize(const Napi::CallbackInfo& info) {
+  Args a(info, "convOutputSize", {"input", "kernel", "stride", "padding"});
+  int64_t in = a.integer(0, 1, INT32_MAX), kernel = a.integer(1, 1, INT32_MAX);
+  int64_t stride = a.integer(2, 1, INT32_MAX), pad = a.integer(3, 0, INT32_MAX);
+  int64_t out = window_output_size(in, pad, kernel, stride);
+  if (out < 0)
+    a.fail("ERR_SHAPE", "the window (" + std::to_string(kernel) + ") is larger than the padded input (" +
+                            std::to_string(in + 2 * pad) + ")");
+  return Napi::Number::New(info.Env(), (double)out);
 }
 
-Napi::Value Maxpool2dForward(const Napi::CallbackInfo& info) {
-  Args a(info, "maxpool2dForward", {"s", "x", "y", "argmax"});
-  PoolShape s = pool_shape(a, 0);
-  Storage* x = a.storage(1);
-  Storage* y = a.storage(2);
-  Storage* am = a.storage(3);
-  Device d = a.same_device();
-  PoolSizes z = pool_sizes(a, s);
-  a.need_floats(1, x, z.x, "x (n*c*h*w)");
-  a.need_floats(2, y, z.y, "y (n*c*p*q)");
-  a.need_ints(3, am, z.y, "argmax (n*c*p*q int32)");
-  a.distinct(y, 2, {{x, 1}, {am, 3}});
-  a.distinct(am, 3, {{x, 1}});
-  DISPATCH(d, maxpool2d_forward(s, F(x), F(y), I(am)));
-  return info.Env().Undefined();
+// poolOutputSize(input, kernel, stride, padding): the same for pooling, whose
+// padding must also be at most half the window (ERR_ARG otherwise)
+Napi::Value PoolOutputSize(const Napi::CallbackInfo& info) {
+  Args a(info, "poolOutputSize", {"input", "kernel", "stride", "padding"});
+  int64_t in = a.integer(0, 1, INT32_MAX), kernel = a.integer(1, 1, INT32_MAX);
+  int64_t stride = a.integer(2, 1, INT32_MAX), pad = a.integer(3, 0, INT32_MAX);
+  if (!pool_padding_fits(pad, kernel))
+    a.fail("ERR_ARG", "padding must be at most half the window, got padding " + std::to_string(pad) + " for a window of " +
+                          std::to_string(kernel));
+  int64_t out = window_output_size(in, pad, kernel, stride);
+  if (out < 0)
+    a.fail("ERR_SHAPE", "the window (" + std::to_string(kernel) + ") is larger than the padded input (" +
+                            std::to_string(in + 2 * pad) + ")");
+  return Napi::Number::New(info.Env(), (double)out);
 }
 
-Napi::Value Maxpool2dBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "maxpool2dBackward", {"s", "dy", "argmax", "dx"});
-  PoolShape s = pool_shape(a, 0);
-  Storage* dy = a.storage(1);
-  Storage* am = a.storage(2);
-  Storage* dx = a.storage(3);
-  Device d = a.same_device();
-  PoolSizes z = pool_sizes(a, s);
-  a.need_floats(1, dy, z.y, "dy (n*c*p*q)");
-  a.need_ints(2, am, z.y, "argmax (n*c*p*q int32)");
-  a.need_floats(3, dx, z.x, "dx (n*c*h*w)");
-  a.distinct(dx, 3, {{dy, 1}, {am, 2}});
-  DISPATCH(d, maxpool2d_backward(s, F(dy), I(am), F(dx)));
-  return info.Env().Undefined();
-}
+// ---- the ops: one generic entry point over the binding table ----
 
-Napi::Value Avgpool2dForward(const Napi::CallbackInfo& info) {
-  Args a(info, "avgpool2dForward", {"s", "x", "y"});
-  PoolShape s = pool_shape(a, 0);
-  Storage* x = a.storage(1);
-  Storage* y = a.storage(2);
-  Device d = a.same_device();
-  PoolSizes z = pool_sizes(a, s);
-  a.need_floats(1, x, z.x, "x (n*c*h*w)");
-  a.need_floats(2, y, z.y, "y (n*c*p*q)");
-  a.distinct(y, 2, {{x, 1}});
-  DISPATCH(d, avgpool2d_forward(s, F(x), F(y)));
-  return info.Env().Undefined();
-}
-
-Napi::Value Avgpool2dBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "avgpool2dBackward", {"s", "dy", "dx"});
-  PoolShape s = pool_shape(a, 0);
-  Storage* dy = a.storage(1);
-  Storage* dx = a.storage(2);
-  Device d = a.same_device();
-  PoolSizes z = pool_sizes(a, s);
-  a.need_floats(1, dy, z.y, "dy (n*c*p*q)");
-  a.need_floats(2, dx, z.x, "dx (n*c*h*w)");
-  a.distinct(dx, 2, {{dy, 1}});
-  DISPATCH(d, avgpool2d_backward(s, F(dy), F(dx)));
-  return info.Env().Undefined();
-}
-
-// ---- elementwise (out may alias an input) ----
-
-int64_t count(const Args& a, size_t i) { return a.integer(i, 0, kMaxCount); }
-
-Napi::Value ReluForward(const Napi::CallbackInfo& info) {
-  Args a(info, "reluForward", {"n", "x", "y"});
-  int64_t n = count(a, 0);
-  Storage* x = a.storage(1);
-  Storage* y = a.storage(2);
-  Device d = a.same_device();
-  a.need_floats(1, x, n, "n");
-  a.need_floats(2, y, n, "n");
-  if (n > 0) DISPATCH(d, relu_forward(n, F(x), F(y)));
-  return info.Env().Undefined();
-}
-
-Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "reluBackward", {"n", "dy", "y", "dx"});
-  int64_t n = count(a, 0);
-  Storage* dy = a.storage(1);
-  Storage* y = a.storage(2);
-  Storage* dx = a.storage(3);
-  Device d = a.same_device();
-  a.need_floats(1, dy, n, "n");
-  a.need_floats(2, y, n, "n");
-  a.need_floats(3, dx, n, "n");
-  if (n > 0) DISPATCH(d, relu_backward(n, F(dy), F(y), F(dx)));
-  return info.Env().Undefined();
-}
-
-// add and mul: out = a op b, elementwise
-struct BinaryArgs {
-  int64_t n;
-  Storage *a, *b, *out;
-  Device device;
-};
-BinaryArgs binary_args(Args& a) {
-  BinaryArgs r;
-  r.n = count(a, 0);
-  r.a = a.storage(1);
-  r.b = a.storage(2);
-  r.out = a.storage(3);
-  r.device = a.same_device();
-  a.need_floats(1, r.a, r.n, "n");
-  a.need_floats(2, r.b, r.n, "n");
-  a.need_floats(3, r.out, r.n, "n");
-  return r;
-}
-
-Napi::Value Add(const Napi::CallbackInfo& info) {
-  Args a(info, "add", {"n", "a", "b", "out"});
-  BinaryArgs b = binary_args(a);
-  if (b.n > 0) DISPATCH(b.device, add(b.n, F(b.a), F(b.b), F(b.out)));
-  return info.Env().Undefined();
-}
-
-Napi::Value Mul(const Napi::CallbackInfo& info) {
-  Args a(info, "mul", {"n", "a", "b", "out"});
-  BinaryArgs b = binary_args(a);
-  if (b.n > 0) DISPATCH(b.device, mul(b.n, F(b.a), F(b.b), F(b.out)));
-  return info.Env().Undefined();
-}
-
-Napi::Value Scale(const Napi::CallbackInfo& info) {
-  Args a(info, "scale", {"n", "x", "alpha", "out"});
-  int64_t n = count(a, 0);
-  Storage* x = a.storage(1);
-  float alpha = a.real(2);
-  Storage* out = a.storage(3);
-  Device d = a.same_device();
-  a.need_floats(1, x, n, "n");
-  a.need_floats(3, out, n, "n");
-  if (n > 0) DISPATCH(d, scale(n, F(x), alpha, F(out)));
-  return info.Env().Undefined();
-}
-
-Napi::Value Axpby(const Napi::CallbackInfo& info) {
-  Args a(info, "axpby", {"n", "alpha", "a", "beta", "b", "out"});
-  int64_t n = count(a, 0);
-  float alpha = a.real(1);
-  Storage* x = a.storage(2);
-  float beta = a.real(3);
-  Storage* y = a.storage(4);
-  Storage* out = a.storage(5);
-  Device d = a.same_device();
-  a.need_floats(2, x, n, "n");
-  a.need_floats(4, y, n, "n");
-  a.need_floats(5, out, n, "n");
-  if (n > 0) DISPATCH(d, axpby(n, alpha, F(x), beta, F(y), F(out)));
-  return info.Env().Undefined();
-}
-
-Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
-  Args a(info, "biasAdd", {"outer", "channels", "inner", "x", "bias", "y"});
-  int outer = dim(a, 0), channels = dim(a, 1), inner = dim(a, 2);
-  Storage* x = a.storage(3);
-  Storage* bias = a.storage(4);
-  Storage* y = a.storage(5);
-  Device d = a.same_device();
-  int64_t total = a.elements({outer, channels, inner}, "x (outer*channels*inner)");
-  a.need_floats(3, x, total, "outer*channels*inner");
-  a.need_floats(4, bias, channels, "channels");
-  a.need_floats(5, y, total, "outer*channels*inner");
-  a.distinct(y, 5, {{bias, 4}});
-  DISPATCH(d, bias_add(outer, channels, inner, F(x), F(bias), F(y)));
-  return info.Env().Undefined();
-}
-
-Napi::Value SumAxis(const Napi::CallbackInfo& info) {
-  Args a(info, "sumAxis", {"outer", "reduce", "inner", "x", "y"});
-  int outer = dim(a, 0), reduce = dim(a, 1), inner = dim(a, 2);
-  Storage* x = a.storage(3);
-  Storage* y = a.storage(4);
-  Device d = a.same_device();
-  a.need_floats(3, x, a.elements({outer, reduce, inner}, "x (outer*reduce*inner)"), "outer*reduce*inner");
-  a.need_floats(4, y, a.elements({outer, inner}, "y (outer*inner)"), "outer*inner");
-  a.distinct(y, 4, {{x, 3}});
-  DISPATCH(d, sum_axis(outer, reduce, inner, F(x), F(y)));
-  return info.Env().Undefined();
-}
-
-// ---- loss ----
-
-Napi::Value SoftmaxXentForward(const Napi::CallbackInfo& info) {
-  Args a(info, "softmaxXentForward", {"n", "classes", "logits", "labels", "probs", "loss"});
-  int n = dim(a, 0), classes = dim(a, 1);
-  Storage* logits = a.storage(2);
-  Storage* labels = a.storage(3);
-  Storage* probs = a.storage(4);
-  Storage* loss = a.storage(5);
-  Device d = a.same_device();
-  int64_t total = a.elements({n, classes}, "logits (n*classes)");
-  a.need_floats(2, logits, total, "n*classes");
-  a.need_ints(3, labels, n, "n labels (int32)");
-  a.need_floats(4, probs, total, "n*classes");
-  a.need_floats(5, loss, 1, "the loss");
-  a.distinct(probs, 4, {{logits, 2}, {labels, 3}, {loss, 5}});
-  a.distinct(loss, 5, {{logits, 2}, {labels, 3}});
-  check_labels(a, 3, labels, n, classes);
-  DISPATCH(d, softmax_xent_forward(n, classes, F(logits), I(labels), F(probs), F(loss)));
-  return info.Env().Undefined();
-}
-
-Napi::Value SoftmaxXentBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "softmaxXentBackward", {"n", "classes", "probs", "labels", "dloss", "dlogits"});
-  int n = dim(a, 0), classes = dim(a, 1);
-  Storage* probs = a.storage(2);
-  Storage* labels = a.storage(3);
-  Storage* dloss = a.storage(4);
-  Storage* dlogits = a.storage(5);
-  Device d = a.same_device();
-  int64_t total = a.elements({n, classes}, "probs (n*classes)");
-  a.need_floats(2, probs, total, "n*classes");
-  a.need_ints(3, labels, n, "n labels (int32)");
-  a.need_floats(4, dloss, 1, "the loss gradient");
-  a.need_floats(5, dlogits, total, "n*classes");
-  a.distinct(dlogits, 5, {{probs, 2}, {labels, 3}, {dloss, 4}});
-  check_labels(a, 3, labels, n, classes);
-  DISPATCH(d, softmax_xent_backward(n, classes, F(probs), I(labels), F(dloss), F(dlogits)));
-  return info.Env().Undefined();
-}
-
-Napi::Value Argmax(const Napi::CallbackInfo& info) {
-  Args a(info, "argmax", {"n", "classes", "x", "out"});
-  int n = dim(a, 0), classes = dim(a, 1);
-  Storage* x = a.storage(2);
-  Storage* out = a.storage(3);
-  Device d = a.same_device();
-  a.need_floats(2, x, a.elements({n, classes}, "x (n*classes)"), "n*classes");
-  a.need_ints(3, out, n, "n (int32)");
-  a.distinct(out, 3, {{x, 2}});
-  DISPATCH(d, argmax(n, classes, F(x), I(out)));
-  return info.Env().Undefined();
-}
-
-Napi::Value CorrectCount(const Napi::CallbackInfo& info) {
-  Args a(info, "correctCount", {"n", "classes", "logits", "labels", "count"});
-  int n = dim(a, 0), classes = dim(a, 1);
-  Storage* logits = a.storage(2);
-  Storage* labels = a.storage(3);
-  Storage* cnt = a.storage(4);
-  Device d = a.same_device();
-  a.need_floats(2, logits, a.elements({n, classes}, "logits (n*classes)"), "n*classes");
-  a.need_ints(3, labels, n, "n labels (int32)");
-  a.need_ints(4, cnt, 1, "the count (int32)");
-  a.distinct(cnt, 4, {{logits, 2}, {labels, 3}});
-  DISPATCH(d, correct_count(n, classes, F(logits), I(labels), I(cnt)));
-  return info.Env().Undefined();
-}
-
-// ---- optimizers (in place on param and state) ----
-
-Napi::Value AdamStep(const Napi::CallbackInfo& info) {
-  Args a(info, "adamStep",
-         {"n", "param", "grad", "m", "v", "lr", "beta1", "beta2", "eps", "weightDecay", "decoupled", "step"});
-  int64_t n = count(a, 0);
-  Storage* param = a.storage(1);
-  Storage* grad = a.storage(2);
-  Storage* m = a.storage(3);
-  Storage* v = a.storage(4);
-  // PyTorch's checks: lr, eps, weight_decay >= 0 and betas in [0, 1)
-  float lr = a.real(5, 0);
-  float beta1 = a.real(6, 0, 0.9999999403953552);  // the largest float below 1
-  float beta2 = a.real(7, 0, 0.9999999403953552);
-  float eps = a.real(8, 0);
-  float wd = a.real(9, 0);
-  bool decoupled = a.boolean(10);
-  int step = (int)a.integer(11, 1, INT32_MAX);
-  Device d = a.same_device();
-  a.need_floats(1, param, n, "n");
-  a.need_floats(2, grad, n, "n");
-  a.need_floats(3, m, n, "n");
-  a.need_floats(4, v, n, "n");
-  a.distinct(param, 1, {{grad, 2}, {m, 3}, {v, 4}});
-  a.distinct(grad, 2, {{m, 3}, {v, 4}});
-  a.distinct(m, 3, {{v, 4}});
-  if (n > 0) DISPATCH(d, adam_step(n, F(param), F(grad), F(m), F(v), lr, beta1, beta2, eps, wd, decoupled, step));
-  return info.Env().Undefined();
-}
-
-Napi::Value SgdStep(const Napi::CallbackInfo& info) {
-  Args a(info, "sgdStep",
-         {"n", "param", "grad", "momentumBuf", "lr", "momentum", "dampening", "weightDecay", "nesterov", "firstStep"});
-  int64_t n = count(a, 0);
-  Storage* param = a.storage(1);
-  Storage* grad = a.storage(2);
-  Storage* buf = a.storage(3);
-  float lr = a.real(4, 0);
-  float momentum = a.real(5, 0);
-  float dampening = a.real(6);
-  float wd = a.real(7, 0);
-  bool nesterov = a.boolean(8);
-  bool first = a.boolean(9);
-  if (nesterov && (momentum <= 0 || dampening != 0))
-    a.fail("ERR_ARG", "nesterov momentum requires momentum > 0 and dampening = 0 (as in PyTorch)");
-  Device d = a.same_device();
-  a.need_floats(1, param, n, "n");
-  a.need_floats(2, grad, n, "n");
-  a.need_floats(3, buf, n, "n");
-  a.distinct(param, 1, {{grad, 2}, {buf, 3}});
-  a.distinct(grad, 2, {{buf, 3}});
-  if (n > 0) DISPATCH(d, sgd_step(n, F(param), F(grad), F(buf), lr, momentum, dampening, wd, nesterov, first));
-  return info.Env().Undefined();
-}
-
-// ---- randomness ----
-
-Napi::Value DropoutForward(const Napi::CallbackInfo& info) {
-  Args a(info, "dropoutForward", {"n", "x", "y", "mask", "p", "seed", "offset"});
-  int64_t n = count(a, 0);
-  Storage* x = a.storage(1);
-  Storage* y = a.storage(2);
-  Storage* mask = a.storage(3);
-  double p = a.number(4);
-  if (!(p >= 0 && p < 1)) a.fail("ERR_ARG", a.name(4) + " must be in [0, 1), got " + num_text(p));
-  uint64_t seed = a.u64(5), offset = a.u64(6);
-  Device d = a.same_device();
-  a.need_floats(1, x, n, "n");
-  a.need_floats(2, y, n, "n");
-  a.need_floats(3, mask, n, "n");
-  a.distinct(mask, 3, {{x, 1}, {y, 2}});
-  if (n > 0) DISPATCH(d, dropout_forward(n, F(x), F(y), F(mask), (float)p, seed, offset));
-  return info.Env().Undefined();
-}
-
-Napi::Value DropoutBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "dropoutBackward", {"n", "dy", "mask", "dx"});
-  int64_t n = count(a, 0);
-  Storage* dy = a.storage(1);
-  Storage* mask = a.storage(2);
-  Storage* dx = a.storage(3);
-  Device d = a.same_device();
-  a.need_floats(1, dy, n, "n");
-  a.need_floats(2, mask, n, "n");
-  a.need_floats(3, dx, n, "n");
-  if (n > 0) DISPATCH(d, dropout_backward(n, F(dy), F(mask), F(dx)));
-  return info.Env().Undefined();
-}
-
-Napi::Value Fill(const Napi::CallbackInfo& info) {
-  Args a(info, "fill", {"n", "x", "value"});
-  int64_t n = count(a, 0);
-  Storage* x = a.storage(1);
-  // any float, NaN and infinities included (tests poison outputs with NaN)
-  float value = (float)a.number(2);
-  Device d = a.same_device();
-  a.need_floats(1, x, n, "n");
-  if (n > 0) DISPATCH(d, fill(n, F(x), value));
-  return info.Env().Undefined();
-}
-
-Napi::Value Uniform(const Napi::CallbackInfo& info) {
-  Args a(info, "uniform", {"n", "x", "lo", "hi", "seed", "offset"});
-  int64_t n = count(a, 0);
-  Storage* x = a.storage(1);
-  float lo = a.real(2), hi = a.real(3);
-  if (!(lo <= hi)) a.fail("ERR_ARG", "'lo' must not exceed 'hi', got lo=" + num_text(lo) + " hi=" + num_text(hi));
-  uint64_t seed = a.u64(4), offset = a.u64(5);
-  Device d = a.same_device();
-  a.need_floats(1, x, n, "n");
-  if (n > 0) DISPATCH(d, uniform(n, F(x), lo, hi, seed, offset));
-  return info.Env().Undefined();
-}
-
-Napi::Value Normal(const Napi::CallbackInfo& info) {
-  Args a(info, "normal", {"n", "x", "mean", "std", "seed", "offset"});
-  int64_t n = count(a, 0);
-  Storage* x = a.storage(1);
-  float mean = a.real(2), stddev = a.real(3, 0);
-  uint64_t seed = a.u64(4), offset = a.u64(5);
-  Device d = a.same_device();
-  a.need_floats(1, x, n, "n");
-  if (n > 0) DISPATCH(d, normal(n, F(x), mean, stddev, seed, offset));
-  return info.Env().Undefined();
-}
-
-// ---- data ----
-
-// a batch from a data set in native memory: images (uint8, count*channels*plane)
-// and labels (uint8, count) gathered through order[first .. first+batch) (or
-// first .. first+batch itself when order is null) and mapped through table
-// (channels*256 floats). on the cpu every index is checked against count here;
-// on cuda the kernel turns a bad one into NaN pixels and label -1 (ops.h).
-Napi::Value GatherImages(const Napi::CallbackInfo& info) {
-  Args a(info, "gatherImages",
-         {"batch", "count", "channels", "plane", "images", "labels", "order", "first", "table", "out", "outLabels"});
-  int batch = dim(a, 0), count = dim(a, 1), channels = dim(a, 2), plane = dim(a, 3);
-  Storage* images = a.storage(4);
-  Storage* labels = a.storage(5);
-  Storage* order = a.storage(6, true);
-  int first = (int)a.integer(7, 0, INT32_MAX);
-  Storage* table = a.storage(8);
-  Storage* out = a.storage(9);
-  Storage* out_labels = a.storage(10);
-  Device d = a.same_device();
-  int64_t image = a.elements({channels, plane}, "an image (channels*plane)");
-  a.need(4, images, a.elements({count, image}, "images (count*channels*plane)"), 1, "count*channels*plane bytes");
-  a.need(5, labels, count, 1, "count label bytes");
-  int64_t end = (int64_t)first + batch;  // one past the last position read
-  if (order) {
-    a.need_ints(6, order, end, "first+batch indices (int32)");
-  } else if (end > count) {
-    a.fail("ERR_SHAPE", "without an order, images [" + std::to_string(first) + ", " + std::to_string(end) +
-                            ") lie outside the " + std::to_string(count) + " of argument 'count'");
+// the integer arguments and shape fields a size expression may name
+class Sizes {
+ public:
+  void add(const char* name, int64_t value) { vars_[n_++] = {name, value}; }
+  void add_conv(const ConvShape& s) {
+    add("n", s.n), add("c", s.c), add("h", s.h), add("w", s.w), add("k", s.k), add("r", s.r), add("s", s.s);
+    add("p", s.p), add("q", s.q);
   }
-  a.need_floats(8, table, a.elements({channels, 256}, "table (channels*256)"), "channels*256");
-  a.need_floats(9, out, a.elements({batch, image}, "out (batch*channels*plane)"), "batch*channels*plane");
-  a.need_ints(10, out_labels, batch, "batch labels (int32)");
-  a.distinct(out, 9, {{images, 4}, {labels, 5}, {order, 6}, {table, 8}, {out_labels, 10}});
-  a.distinct(out_labels, 10, {{images, 4}, {labels, 5}, {order, 6}, {table, 8}});
-  if (order && order->device() == Device::cpu) {
-    const int32_t* o = I(order);
-    for (int64_t k = first; k < end; ++k) {
-      if (o[k] < 0 || o[k] >= count)
-        a.fail("ERR_ARG", a.name(6) + ": order[" + std::to_string(k) + "] = " + std::to_string(o[k]) +
-                              " is outside [0, " + std::to_string(count) + ")");
+  void add_pool(const PoolShape& s) { add("n", s.n), add("c", s.c), add("h", s.h), add("w", s.w), add("p", s.p), add("q", s.q); }
+
+  // "m*k", "first+batch", "1": a sum of products of names and numbers. a
+  // product (a tensor a kernel indexes with int) is at most 2^31-1 elements;
+  // a lone name is whatever its argument's range allows
+  int64_t eval(const Args& a, size_t i, const char* expr) const {
+    int64_t total = 0;
+    const char* p = expr;
+    while (*p) {
+      int64_t product = 1;
+      int factors = 0;
+      while (*p && *p != '+') {
+        const char* start = p;
+        while (*p && *p != '*' && *p != '+') ++p;
+        std::string token(start, p);
+        int64_t f = value(token);
+        if (__builtin_mul_overflow(product, f, &product)) product = INT64_MAX;
+        ++factors;
+        if (*p == '*') ++p;
+      }
+      if (factors > 1 && product > kMaxElements)
+        a.fail("ERR_SHAPE", a.name(i) + " (" + expr + ") has more than 2^31-1 elements");
+      total += product;
+      if (*p == '+') ++p;
+    }
+    return total;
+  }
+
+ private:
+  int64_t value(const std::string& token) const {
+    if (!token.empty() && token[0] >= '0' && token[0] <= '9') return std::stoll(token);
+    for (size_t j = 0; j < n_; ++j)
+      if (token == vars_[j].first) return vars_[j].second;
+    throw std::logic_error("the size expression names '" + token + "', which is no argument");
+  }
+  std::pair<const char*, int64_t> vars_[kMaxArgs + 16];
+  size_t n_ = 0;
+};
+
+bool listed(const char* list, const char* name) {
+  std::string padded = std::string(" ") + list + " ";
+  return padded.find(std::string(" ") + name + " ") != std::string::npos;
+}
+
+size_t item_bytes(Kind k) { return k == Kind::u8 ? 1 : 4; }
+
+// checks every argument of `op` (types, ranges, shapes, sizes, devices,
+// aliasing, then the row's own check) and only then runs it
+Napi::Value run_op(const Napi::CallbackInfo& info, const OpSpec& op) {
+  std::vector<const char*> names;
+  for (size_t i = 0; i < op.count; ++i) names.push_back(op.args[i].name);
+  Args a(info, op.name, names);
+  Call call{a, op, {}};
+  Value* v = call.v;
+  Sizes sizes;
+  bool empty = false;
+  for (size_t i = 0; i < op.count; ++i) {
+    const ArgSpec& s = op.args[i];
+    switch (s.kind) {
+      case Kind::boolean: v[i].b = a.boolean(i); break;
+      case Kind::integer:
+        v[i].i = a.integer(i, (int64_t)s.lo, (int64_t)s.hi);
+        sizes.add(s.name, v[i].i);
+        if (s.counts && v[i].i == 0) empty = true;
+        break;
+      case Kind::real: v[i].d = a.real(i, s.lo, s.hi); break;
+      case Kind::number: v[i].d = a.number(i); break;
+      case Kind::u64: v[i].u = a.u64(i); break;
+      case Kind::conv: v[i].conv = conv_shape(a, i), sizes.add_conv(v[i].conv); break;
+      case Kind::pool: v[i].pool = pool_shape(a, i), sizes.add_pool(v[i].pool); break;
+      case Kind::f32:
+      case Kind::i32:
+      case Kind::u8: v[i].s = a.storage(i, s.nullable); break;
     }
   }
-  DISPATCH(d, gather_images(batch, count, channels, plane, static_cast<const uint8_t*>(images->ptr()),
-                            static_cast<const uint8_t*>(labels->ptr()), I(order), first, F(table), F(out),
-                            I(out_labels)));
+  Device device = a.same_device();
+  for (size_t i = 0; i < op.count; ++i) {
+    const ArgSpec& s = op.args[i];
+    if (!s.is_storage() || v[i].s == nullptr) continue;
+    a.need(i, v[i].s, sizes.eval(a, i, s.size), item_bytes(s.kind), s.size);
+  }
+  // an output shares its storage only with the inputs its row allows
+  for (size_t o = 0; o < op.count; ++o) {
+    const ArgSpec& out = op.args[o];
+    if (!out.is_storage() || out.role == Role::in || v[o].s == nullptr) continue;
+    for (size_t j = 0; j < op.count; ++j) {
+      const ArgSpec& other = op.args[j];
+      if (j == o || !other.is_storage() || v[j].s != v[o].s) continue;
+      if (other.role != Role::in && j < o) continue;  // that pair was judged from the other side
+      if (listed(out.alias, other.name)) continue;
+      a.fail("ERR_ARG", a.name(o) + " and " + a.name(j) + " must be different storages (this op does not work in place)");
+    }
+  }
+  if (op.check) op.check(call);
+  if (!empty) op.run(device, v);
   return info.Env().Undefined();
+}
+
+// labels live in native memory; on the CPU we can afford to check them, so a bad
+// label is an error here rather than a NaN loss (the CUDA kernels cannot stop to ask)
+void check_labels(const Call& c) {
+  const Storage* labels = c.v[3].s;
+  int n = (int)c.v[0].i, classes = (int)c.v[1].i;
+  if (labels->device() != Device::cpu) return;
+  const int32_t* l = static_cast<const int32_t*>(labels->ptr());
+  for (int j = 0; j < n; ++j) {
+    if (l[j] < 0 || l[j] >= classes)
+      c.a.fail("ERR_ARG", c.a.name(3) + ": labels[" + std::to_string(j) + "] = " + std::to_string(l[j]) +
+                              " is outside [0, " + std::to_string(classes) + ")");
+  }
+}
+
+void check_nesterov(const Call& c) {
+  bool nesterov = c.v[8].b;
+  double momentum = c.v[5].d, dampening = c.v[6].d;
+  if (nesterov && (momentum <= 0 || dampening != 0))
+    c.a.fail("ERR_ARG", "nesterov momentum requires momentum > 0 and dampening = 0 (as in PyTorch)");
+}
+
+void check_dropout_p(const Call& c) {
+  double p = c.v[4].d;
+  // p = 1 - 2^-25 and above round to 1.0f, which would scale by 1/0
+  if (!(p >= 0 && p < 1 && (float)p < 1.0f)) c.a.fail("ERR_ARG", c.a.name(4) + " must be in [0, 1), got " + num_text(p));
+}
+
+void check_lo_hi(const Call& c) {
+  double lo = c.v[2].d, hi = c.v[3].d;
+  if (!(lo <= hi)) c.a.fail("ERR_ARG", "'lo' must not exceed 'hi', got lo=" + num_text(lo) + " hi=" + num_text(hi));
+}
+
+// without an order the batch reads images [first, first+batch) directly; with
+// one on the cpu, every index is checked (on cuda the kernel turns a bad one
+// into NaN pixels and label -1, ops.h)
+void check_gather(const Call& c) {
+  int64_t batch = c.v[0].i, count = c.v[1].i, first = c.v[7].i;
+  const Storage* order = c.v[6].s;
+  int64_t end = first + batch;  // one past the last position read
+  if (!order) {
+    if (end > count)
+      c.a.fail("ERR_SHAPE", "without an order, images [" + std::to_string(first) + ", " + std::to_string(end) +
+                                ") lie outside the " + std::to_string(count) + " of argument 'count'");
+    return;
+  }
+  if (order->device() != Device::cpu) return;
+  const int32_t* o = static_cast<const int32_t*>(order->ptr());
+  for (int64_t k = first; k < end; ++k) {
+    if (o[k] < 0 || o[k] >= count)
+      c.a.fail("ERR_ARG", c.a.name(6) + ": order[" + std::to_string(k) + "] = " + std::to_string(o[k]) +
+                              " is outside [0, " + std::to_string(count) + ")");
+  }
+}
+
+// a row's backend functions: cpu:: and, where built, cuda::
+#ifdef CUDALAB_WITH_CUDA
+#define BACKENDS(fn) &cpu::fn, &cuda::fn
+#else
+#define BACKENDS(fn) &cpu::fn, nullptr
+#endif
+
+constexpr double kBelowOne = 0.9999999403953552;  // the largest float below 1
+
+// the binding table. sizes count elements; "out" storages are written, and
+// name the inputs they may share a storage with (elementwise ops work in place)
+constexpr OpSpec kOps[] = {
+    op<BACKENDS(gemm)>("gemm", nullptr, boolean("transA"), boolean("transB"), dim("m"), dim("n"), dim("k"), real("alpha"),
+                       f32("a", "m*k"), f32("b", "k*n"), real("beta"), f32("c", "m*n").out()),
+
+    op<BACKENDS(conv2d_forward)>("conv2dForward", nullptr, conv("s"), f32("x", "n*c*h*w"), f32("w", "k*c*r*s"),
+                                 f32("bias", "k").or_null(), f32("y", "n*k*p*q").out()),
+    op<BACKENDS(conv2d_backward_input)>("conv2dBackwardInput", nullptr, conv("s"), f32("dy", "n*k*p*q"),
+                                        f32("w", "k*c*r*s"), f32("dx", "n*c*h*w").out()),
+    op<BACKENDS(conv2d_backward_weight)>("conv2dBackwardWeight", nullptr, conv("s"), f32("x", "n*c*h*w"),
+                                         f32("dy", "n*k*p*q"), f32("dw", "k*c*r*s").out(), f32("db", "k").out().or_null()),
+
+    op<BACKENDS(maxpool2d_forward)>("maxpool2dForward", nullptr, pool("s"), f32("x", "n*c*h*w"), f32("y", "n*c*p*q").out(),
+                                    i32("argmax", "n*c*p*q").out()),
+    op<BACKENDS(maxpool2d_backward)>("maxpool2dBackward", nullptr, pool("s"), f32("dy", "n*c*p*q"),
+                                     i32("argmax", "n*c*p*q"), f32("dx", "n*c*h*w").out()),
+    op<BACKENDS(avgpool2d_forward)>("avgpool2dForward", nullptr, pool("s"), f32("x", "n*c*h*w"), f32("y", "n*c*p*q").out()),
+    op<BACKENDS(avgpool2d_backward)>("avgpool2dBackward", nullptr, pool("s"), f32("dy", "n*c*p*q"),
+                                     f32("dx", "n*c*h*w").out()),
+
+    op<BACKENDS(relu_forward)>("reluForward", nullptr, count("n"), f32("x", "n"), f32("y", "n").out("x")),
+    op<BACKENDS(relu_backward)>("reluBackward", nullptr, count("n"), f32("dy", "n"), f32("y", "n"),
+                                f32("dx", "n").out("dy y")),
+    op<BACKENDS(add)>("add", nullptr, count("n"), f32("a", "n"), f32("b", "n"), f32("out", "n").out("a b")),
+    op<BACKENDS(mul)>("mul", nullptr, count("n"), f32("a", "n"), f32("b", "n"), f32("out", "n").out("a b")),
+    op<BACKENDS(scale)>("scale", nullptr, count("n"), f32("x", "n"), real("alpha"), f32("out", "n").out("x")),
+    op<BACKENDS(axpby)>("axpby", nullptr, count("n"), real("alpha"), f32("a", "n"), real("beta"), f32("b", "n"),
+                        f32("out", "n").out("a b")),
+    op<BACKENDS(bias_add)>("biasAdd", nullptr, dim("outer"), dim("channels"), dim("inner"),
+                           f32("x", "outer*channels*inner"), f32("bias", "channels"),
+                           f32("y", "outer*channels*inner").out("x")),
+    op<BACKENDS(sum_axis)>("sumAxis", nullptr, dim("outer"), dim("reduce"), dim("inner"), f32("x", "outer*reduce*inner"),
+                           f32("y", "outer*inner").out()),
+
+    op<BACKENDS(softmax_xent_forward)>("softmaxXentForward", check_labels, dim("n"), dim("classes"),
+                                       f32("logits", "n*classes"), i32("labels", "n"), f32("probs", "n*classes").out(),
+                                       f32("loss", "1").out()),
+    op<BACKENDS(softmax_xent_backward)>("softmaxXentBackward", check_labels, dim("n"), dim("classes"),
+                                        f32("probs", "n*classes"), i32("labels", "n"), f32("dloss", "1"),
+                                        f32("dlogits", "n*classes").out()),
+    op<BACKENDS(argmax)>("argmax", nullptr, dim("n"), dim("classes"), f32("x", "n*classes"), i32("out", "n").out()),
+    op<BACKENDS(correct_count)>("correctCount", nullptr, dim("n"), dim("classes"), f32("logits", "n*classes"),
+                                i32("labels", "n"), i32("count", "1").out()),
+
+    // PyTorch's checks: lr, eps, weight_decay >= 0 and betas in [0, 1)
+    op<BACKENDS(adam_step)>("adamStep", nullptr, count("n"), f32("param", "n").inout(), f32("grad", "n"),
+                            f32("m", "n").inout(), f32("v", "n").inout(), real("lr", 0), real("beta1", 0, kBelowOne),
+                            real("beta2", 0, kBelowOne), real("eps", 0), real("weightDecay", 0), boolean("decoupled"),
+                            integer("step", 1, INT32_MAX)),
+    op<BACKENDS(sgd_step)>("sgdStep", check_nesterov, count("n"), f32("param", "n").inout(), f32("grad", "n"),
+                           f32("momentumBuf", "n").inout(), real("lr", 0), real("momentum", 0), real("dampening"),
+                           real("weightDecay", 0), boolean("nesterov"), boolean("firstStep")),
+
+    op<BACKENDS(dropout_forward)>("dropoutForward", check_dropout_p, count("n"), f32("x", "n"), f32("y", "n").out("x"),
+                                  f32("mask", "n").out(), number("p"), u64("seed"), u64("offset")),
+    op<BACKENDS(dropout_backward)>("dropoutBackward", nullptr, count("n"), f32("dy", "n"), f32("mask", "n"),
+                                   f32("dx", "n").out("dy mask")),
+    // any float, NaN and infinities included (tests poison outputs with NaN)
+    op<BACKENDS(fill)>("fill", nullptr, count("n"), f32("x", "n").out(), number("value")),
+    op<BACKENDS(uniform)>("uniform", check_lo_hi, count("n"), f32("x", "n").out(), real("lo"), real("hi"), u64("seed"),
+                          u64("offset")),
+    op<BACKENDS(normal)>("normal", nullptr, count("n"), f32("x", "n").out(), real("mean"), real("std", 0), u64("seed"),
+                         u64("offset")),
+
+    // a batch from a data set in native memory (gather_images in ops.h)
+    op<BACKENDS(gather_images)>("gatherImages", check_gather, dim("batch"), dim("count"), dim("channels"), dim("plane"),
+                                u8("images", "count*channels*plane"), u8("labels", "count"),
+                                i32("order", "first+batch").or_null(), integer("first", 0, INT32_MAX),
+                                f32("table", "channels*256"), f32("out", "batch*channels*plane").out(),
+                                i32("outLabels", "batch").out()),
+};
+
+#undef BACKENDS
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::boolean: return "boolean";
+    case Kind::integer: return "integer";
+    case Kind::real: return "float";
+    case Kind::number: return "number";
+    case Kind::u64: return "bigint";
+    case Kind::conv: return "ConvShape";
+    case Kind::pool: return "PoolShape";
+    case Kind::f32: return "f32";
+    case Kind::i32: return "i32";
+    case Kind::u8: return "u8";
+  }
+  return "unknown";
+}
+
+// opTable(): the binding table as data, for tests and tools
+Napi::Value OpTable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a(info, "opTable", {});
+  Napi::Array ops = Napi::Array::New(env);
+  uint32_t k = 0;
+  for (const OpSpec& op : kOps) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", op.name);
+    Napi::Array args = Napi::Array::New(env);
+    for (size_t i = 0; i < op.count; ++i) {
+      const ArgSpec& s = op.args[i];
+      Napi::Object d = Napi::Object::New(env);
+      d.Set("name", s.name);
+      d.Set("kind", kind_name(s.kind));
+      if (s.kind == Kind::integer || s.kind == Kind::real) {
+        d.Set("min", s.lo);
+        d.Set("max", s.hi);
+      }
+      if (s.is_storage()) {
+        d.Set("size", s.size);
+        d.Set("role", s.role == Role::in ? "in" : s.role == Role::out ? "out" : "inout");
+        d.Set("nullable", s.nullable);
+        d.Set("mayAlias", s.alias);
+      }
+      args.Set((uint32_t)i, d);
+    }
+    o.Set("args", args);
+    ops.Set(k++, o);
+  }
+  return ops;
 }
 
 #define EXPORT(js_name, fn)                                                                          \
@@ -857,34 +659,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("write", Write);
   EXPORT("read", Read);
   EXPORT("copy", Copy);
-  EXPORT("gemm", Gemm);
-  EXPORT("conv2dForward", Conv2dForward);
-  EXPORT("conv2dBackwardInput", Conv2dBackwardInput);
-  EXPORT("conv2dBackwardWeight", Conv2dBackwardWeight);
-  EXPORT("maxpool2dForward", Maxpool2dForward);
-  EXPORT("maxpool2dBackward", Maxpool2dBackward);
-  EXPORT("avgpool2dForward", Avgpool2dForward);
-  EXPORT("avgpool2dBackward", Avgpool2dBackward);
-  EXPORT("reluForward", ReluForward);
-  EXPORT("reluBackward", ReluBackward);
-  EXPORT("add", Add);
-  EXPORT("mul", Mul);
-  EXPORT("scale", Scale);
-  EXPORT("axpby", Axpby);
-  EXPORT("biasAdd", BiasAdd);
-  EXPORT("sumAxis", SumAxis);
-  EXPORT("softmaxXentForward", SoftmaxXentForward);
-  EXPORT("softmaxXentBackward", SoftmaxXentBackward);
-  EXPORT("argmax", Argmax);
-  EXPORT("correctCount", CorrectCount);
-  EXPORT("adamStep", AdamStep);
-  EXPORT("sgdStep", SgdStep);
-  EXPORT("dropoutForward", DropoutForward);
-  EXPORT("dropoutBackward", DropoutBackward);
-  EXPORT("fill", Fill);
-  EXPORT("uniform", Uniform);
-  EXPORT("normal", Normal);
-  EXPORT("gatherImages", GatherImages);
+  EXPORT("convOutputSize", ConvOutputSize);
+  EXPORT("poolOutputSize", PoolOutputSize);
+  EXPORT("opTable", OpTable);
+  for (const OpSpec& op : kOps) {
+    const OpSpec* row = &op;
+    exports.Set(op.name, Napi::Function::New(
+                             env, [](const Napi::CallbackInfo& info) {
+                               const OpSpec& row = *static_cast<const OpSpec*>(info.Data());
+                               return guarded(info, row.name, [&](const Napi::CallbackInfo& i) { return run_op(i, row); });
+                             },
+                             op.name, const_cast<OpSpec*>(row)));
+  }
   return exports;
 }
 
