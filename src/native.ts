@@ -70,8 +70,35 @@ export interface MemoryStats {
   storages: number;
 }
 
+/** one argument of an op in the binding table (native/addon.cc), as opTable() gives it */
+export interface OpArg {
+  name: string;
+  kind: 'boolean' | 'integer' | 'float' | 'number' | 'bigint' | 'ConvShape' | 'PoolShape' | 'f32' | 'i32' | 'u8';
+  /** integer and float: the accepted range */
+  min?: number;
+  max?: number;
+  /** storages: the elements needed, over the integer arguments and shape fields ("m*k") */
+  size?: string;
+  role?: 'in' | 'out' | 'inout';
+  nullable?: boolean;
+  /** outputs: the inputs it may share a storage with, space-separated */
+  mayAlias?: string;
+}
+
+export interface OpRow {
+  name: string;
+  args: OpArg[];
+}
+
 export interface Addon {
   Storage: new (device: DeviceName, bytes: number) => NativeStorage;
+
+  /** the binding table: every op's arguments, in order (the methods below follow it) */
+  opTable(): OpRow[];
+  /** one side of a convolution's output, (input + 2*padding - kernel) / stride + 1; ERR_SHAPE when the window does not fit */
+  convOutputSize(input: number, kernel: number, stride: number, padding: number): number;
+  /** the same for pooling, whose padding must also be at most half the window (ERR_ARG) */
+  poolOutputSize(input: number, kernel: number, stride: number, padding: number): number;
 
   buildInfo(): BuildInfo;
   /** never throws: reports why CUDA cannot be used instead */

@@ -1,6 +1,6 @@
 // 2-d convolution (cross-correlation, as PyTorch's F.conv2d), NCHW.
-import { native, type ConvShape } from '../native';
-import { CudalabError } from '../errors';
+import { native, type ConvShape, type NativeError } from '../native';
+import { CudalabError, fromNative } from '../errors';
 import { Tensor, formatShape } from '../tensor';
 import { accumulate, record } from '../autograd';
 import { call, checkDevices, checkRank, checkTensor, pair } from './check';
@@ -27,9 +27,13 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, opts: Conv2dOp
   }
   const [strideH, strideW] = pair('conv2d', 'stride', opts.stride, 1, true);
   const [padH, padW] = pair('conv2d', 'padding', opts.padding, 0, false);
-  const p = Math.floor((h + 2 * padH - r) / strideH) + 1;
-  const q = Math.floor((wd + 2 * padW - s) / strideW) + 1;
-  if (h + 2 * padH < r || wd + 2 * padW < s) {
+  // the output size by the addon's rule, the one its checks hold the shape to
+  let p: number, q: number;
+  try {
+    p = native().convOutputSize(h, r, strideH, padH);
+    q = native().convOutputSize(wd, s, strideW, padW);
+  } catch (err) {
+    if ((err as NativeError).code !== 'ERR_SHAPE') throw fromNative('conv2d', err);
     throw new CudalabError(
       'ERR_SHAPE',
       `conv2d: the ${r}x${s} kernel does not fit the ${h}x${wd} input with padding ${padH},${padW} (input shape ${formatShape(x.shape)})`,

@@ -1,7 +1,7 @@
 // 2-d max and average pooling, square windows, PyTorch's defaults: stride =
 // kernel, floor mode, padding as -inf (max) or zeros counted in the divisor (avg).
-import { native, type PoolShape } from '../native';
-import { CudalabError } from '../errors';
+import { native, type NativeError, type PoolShape } from '../native';
+import { CudalabError, fromNative } from '../errors';
 import { Tensor, formatShape } from '../tensor';
 import { accumulate, record } from '../autograd';
 import { call, checkNonNegativeInt, checkPositiveInt, checkRank, checkTensor } from './check';
@@ -12,15 +12,20 @@ function poolShape(op: string, x: Tensor, kernel: number, stride: number | undef
   const k = checkPositiveInt(op, 'kernel', kernel);
   const st = checkPositiveInt(op, 'stride', stride ?? k);
   const pad = checkNonNegativeInt(op, 'padding', padding ?? 0);
-  if (2 * pad > k) {
-    throw new CudalabError('ERR_ARG', `${op}: padding ${pad} is more than half the kernel size ${k}`);
-  }
   const [n, c, h, w] = x.shape;
-  if (h + 2 * pad < k || w + 2 * pad < k) {
+  // the output size by the addon's rule, the one its checks hold the shape to
+  let p: number, q: number;
+  try {
+    p = native().poolOutputSize(h, k, st, pad);
+    q = native().poolOutputSize(w, k, st, pad);
+  } catch (err) {
+    const { code, message } = err as NativeError;
+    if (code === 'ERR_ARG' && message.includes('half the window')) {
+      throw new CudalabError('ERR_ARG', `${op}: padding ${pad} is more than half the kernel size ${k}`);
+    }
+    if (code !== 'ERR_SHAPE') throw fromNative(op, err);
     throw new CudalabError('ERR_SHAPE', `${op}: the ${k}x${k} window does not fit the ${h}x${w} input with padding ${pad} (input shape ${formatShape(x.shape)})`);
   }
-  const p = Math.floor((h + 2 * pad - k) / st) + 1;
-  const q = Math.floor((w + 2 * pad - k) / st) + 1;
   return { n, c, h, w, kh: k, kw: k, strideH: st, strideW: st, padH: pad, padW: pad, p, q };
 }
 
