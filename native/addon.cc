@@ -1,8 +1,11 @@
 // the Node-API surface of cudalab (typed in src/native.ts). every entry point
 // checks its arguments completely (types, ranges, shapes against storage
 // sizes, devices, aliasing) and only then calls the op table (ops.h) of the
-// storages' device. errors reach JavaScript as Error objects with a stable
-// `code`; no input, however wrong, takes the process down.
+// storages' device. the kernel ops are rows of one binding table (kOps below,
+// vocabulary in addon_table.h) run by one generic entry point; the rest
+// (storages, transfers, device information) are written out. errors reach
+// JavaScript as Error objects with a stable `code`; no input, however wrong,
+// takes the process down.
 #include <napi.h>
 
 #include <cstring>
@@ -274,42 +277,38 @@ void check_output_size(const Args& a, size_t i, const char* key, int given, int6
                             std::to_string(expected));
 }
 
-ConvShape conv_shape(const Args& a, size_t i) {
+// the fields convolution and pooling shapes share
+template <typename Shape>
+void window_fields(const Args& a, size_t i, Shape& s) {
   a.object(i);
-  ConvShape s;
   s.n = a.field(i, "n", 1);
   s.c = a.field(i, "c", 1);
   s.h = a.field(i, "h", 1);
   s.w = a.field(i, "w", 1);
-  s.k = a.field(i, "k", 1);
-  s.r = a.field(i, "r", 1);
-  s.s = a.field(i, "s", 1);
   s.stride_h = a.field(i, "strideH", 1);
   s.stride_w = a.field(i, "strideW", 1);
   s.pad_h = a.field(i, "padH", 0);
   s.pad_w = a.field(i, "padW", 0);
   s.p = a.field(i, "p", 1);
   s.q = a.field(i, "q", 1);
+}
+
+ConvShape conv_shape(const Args& a, size_t i) {
+  ConvShape s;
+  window_fields(a, i, s);
+  s.k = a.field(i, "k", 1);
+  s.r = a.field(i, "r", 1);
+  s.s = a.field(i, "s", 1);
   check_output_size(a, i, "p", s.p, s.h, s.pad_h, s.r, s.stride_h, "(h + 2*padH - r) / strideH + 1");
   check_output_size(a, i, "q", s.q, s.w, s.pad_w, s.s, s.stride_w, "(w + 2*padW - s) / strideW + 1");
   return s;
 }
 
 PoolShape pool_shape(const Args& a, size_t i) {
-  a.object(i);
   PoolShape s;
-  s.n = a.field(i, "n", 1);
-  s.c = a.field(i, "c", 1);
-  s.h = a.field(i, "h", 1);
-  s.w = a.field(i, "w", 1);
+  window_fields(a, i, s);
   s.kh = a.field(i, "kh", 1);
   s.kw = a.field(i, "kw", 1);
-  s.stride_h = a.field(i, "strideH", 1);
-  s.stride_w = a.field(i, "strideW", 1);
-  s.pad_h = a.field(i, "padH", 0);
-  s.pad_w = a.field(i, "padW", 0);
-  s.p = a.field(i, "p", 1);
-  s.q = a.field(i, "q", 1);
   if (!pool_padding_fits(s.pad_h, s.kh) || !pool_padding_fits(s.pad_w, s.kw))
     a.fail("ERR_SHAPE", a.name(i) + ": padding must be at most half the window (padH <= kh/2, padW <= kw/2), got padH=" +
                             std::to_string(s.pad_h) + " kh=" + std::to_string(s.kh) + " padW=" + std::to_string(s.pad_w) +
@@ -319,26 +318,14 @@ PoolShape pool_shape(const Args& a, size_t i) {
   return s;
 }
 
-// convOutputSize(input, kernel, stride, padding): one side of a convolution's
-// output; ERR_SHAPE when the window does not fit the padded input
-Napi::Value ConvOutputSize(const Napi::CallbackInfo& info) {
-  Args a(info, "convOutputSize", {"input", "kernel", "stride", "padding"});
+// convOutputSize / poolOutputSize(input, kernel, stride, padding): one side
+// of the output, ERR_SHAPE when the window does not fit the padded input; a
+// pool's padding must also be at most half the window (ERR_ARG otherwise)
+Napi::Value window_output(const Napi::CallbackInfo& info, const char* name, bool pooling) {
+  Args a(info, name, {"input", "kernel", "stride", "padding"});
   int64_t in = a.integer(0, 1, INT32_MAX), kernel = a.integer(1, 1, INT32_MAX);
   int64_t stride = a.integer(2, 1, INT32_MAX), pad = a.integer(3, 0, INT32_MAX);
-  int64_t out = window_output_size(in, pad, kernel, stride);
-  if (out < 0)
-    a.fail("ERR_SHAPE", "the window (" + std::to_string(kernel) + ") is larger than the padded input (" +
-                            std::to_string(in + 2 * pad) + ")");
-  return Napi::Number::New(info.Env(), (double)out);
-}
-
-// poolOutputSize(input, kernel, stride, padding): the same for pooling, whose
-// padding must also be at most half the window (ERR_ARG otherwise)
-Napi::Value PoolOutputSize(const Napi::CallbackInfo& info) {
-  Args a(info, "poolOutputSize", {"input", "kernel", "stride", "padding"});
-  int64_t in = a.integer(0, 1, INT32_MAX), kernel = a.integer(1, 1, INT32_MAX);
-  int64_t stride = a.integer(2, 1, INT32_MAX), pad = a.integer(3, 0, INT32_MAX);
-  if (!pool_padding_fits(pad, kernel))
+  if (pooling && !pool_padding_fits(pad, kernel))
     a.fail("ERR_ARG", "padding must be at most half the window, got padding " + std::to_string(pad) + " for a window of " +
                           std::to_string(kernel));
   int64_t out = window_output_size(in, pad, kernel, stride);
@@ -347,6 +334,8 @@ Napi::Value PoolOutputSize(const Napi::CallbackInfo& info) {
                             std::to_string(in + 2 * pad) + ")");
   return Napi::Number::New(info.Env(), (double)out);
 }
+Napi::Value ConvOutputSize(const Napi::CallbackInfo& info) { return window_output(info, "convOutputSize", false); }
+Napi::Value PoolOutputSize(const Napi::CallbackInfo& info) { return window_output(info, "poolOutputSize", true); }
 
 // ---- the ops: one generic entry point over the binding table ----
 
