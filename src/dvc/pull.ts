@@ -9,6 +9,7 @@ import path from 'path';
 import { resolveRemote } from './config';
 import { DvcError } from './errors';
 import { commitTemp, copyToTemp, discardTemp } from './fsutil';
+import { assertInsideRepo } from './inside-repo';
 import { runPool } from './pool';
 import { Progress, ProgressSink } from './progress';
 import { S3Remote } from './remote-s3';
@@ -78,6 +79,9 @@ export async function pull(repo: Repo, targets: string[], options: PullOptions =
         continue;
       }
       for (const entryRef of entryRefs(out, entries)) {
+        // the relpaths are safe as written (see manifest.ts); a symbolic link
+        // in the workspace folder could still lead out of the repository
+        assertInsideRepo(repo.root, entryRef.workspace, `${out.dvcFile.file}: ${entryRef.label} (listed in ${ref.oid})`);
         wanted.push({ ref: entryRef, remoteName, state: await fileState(entryRef.workspace, entryRef.oid, entryRef.name) });
       }
     }

@@ -8,6 +8,7 @@ import { resolveRemote } from './config';
 import { DvcError } from './errors';
 import { ObjectHasher } from './hash';
 import { DirEntry } from './manifest';
+import { assertInsideRepo } from './inside-repo';
 import { runPool } from './pool';
 import { Progress, ProgressSink } from './progress';
 import { S3Remote } from './remote-s3';
@@ -60,6 +61,8 @@ export async function push(repo: Repo, targets: string[], options: PushOptions =
     }
     const needs: string[] = [];
     for (const entryRef of entryRefs(out, entries)) {
+      // a symbolic link in the workspace folder must not make push read from outside the repository
+      assertInsideRepo(repo.root, entryRef.workspace, `${out.dvcFile.file}: ${entryRef.label} (listed in ${ref.oid})`);
       if (await ensureCached(repo, entryRef)) {
         files.push({ ref: entryRef, remoteName });
         needs.push(refKey(entryRef) + '@' + (remoteName ?? ''));
