@@ -96,7 +96,10 @@ export async function push(repo: Repo, targets: string[], options: PushOptions =
     const uploaded = new Set<string>(present);
     const failures = await runPool(toUpload, jobs, async (item) => {
       const remote = await remotes.get(item.remoteName);
-      bytes += await uploadObject(repo, remote, item.ref, (n) => progress.bytes(n));
+      // not `bytes += await ...`: that reads `bytes` before the upload and
+      // writes it back after, losing what parallel uploads added meanwhile
+      const size = await uploadObject(repo, remote, item.ref, (n) => progress.bytes(n));
+      bytes += size;
       uploaded.add(itemKey(item));
       progress.objectDone();
     });
@@ -113,7 +116,8 @@ export async function push(repo: Repo, targets: string[], options: PushOptions =
       }
       const remote = await remotes.get(m.remoteName);
       try {
-        bytes += await uploadObject(repo, remote, m.ref);
+        const size = await uploadObject(repo, remote, m.ref);
+        bytes += size;
         manifestCount++;
       } catch (err) {
         problems.push((err as Error).message);

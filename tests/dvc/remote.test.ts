@@ -24,6 +24,9 @@ describe('push and pull through S3', () => {
 
     // the remote holds exactly the DVC 3 layout
     const dirOid = fs.readFileSync(path.join(f.dir, 'data', 'd.dvc'), 'utf8').match(/md5: ([0-9a-f]{32}\.dir)/)![1];
+    // and push counted every byte it sent, though three uploads ran at once
+    const manifestSize = fs.statSync(path.join(f.dir, '.dvc', 'cache', 'files', 'md5', dirOid.slice(0, 2), dirOid.slice(2))).size;
+    expect(pushed.bytes).toBe(Object.values(files).reduce((sum, b) => sum + b.length, 0) + manifestSize);
     const expectedKeys = [...Object.values(files).map(md5), dirOid].map((oid) => `${f.prefix}/files/md5/${oid.slice(0, 2)}/${oid.slice(2)}`);
     expect(await remoteKeys(f.prefix)).toEqual(expectedKeys.sort());
     // the manifest is uploaded after every file it lists
