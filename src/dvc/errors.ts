@@ -6,7 +6,8 @@
 
 export type DvcErrorCode =
   | 'ERR_DVC' // a bad .dvc file, config, manifest or object, or a failed transfer
-  | 'ERR_DVC_OUTSIDE_REPO'; // a path that resolves outside the repository (symbolic links followed)
+  | 'ERR_DVC_OUTSIDE_REPO' // a path that resolves outside the repository (symbolic links followed)
+  | 'ERR_DVC_UNKNOWN_REMOTE'; // a remote name that no config defines
 
 export class DvcError extends Error {
   readonly code: DvcErrorCode;

@@ -6,7 +6,7 @@
 // what the .dvc file records are only overwritten with --force.
 import fs from 'fs';
 import path from 'path';
-import { resolveRemote } from './config';
+import { remoteSection, resolveRemote } from './config';
 import { DvcError } from './errors';
 import { commitTemp, copyToTemp, discardTemp } from './fsutil';
 import { assertInsideRepo } from './inside-repo';
@@ -40,6 +40,8 @@ interface Wanted {
 
 export async function pull(repo: Repo, targets: string[], options: PullOptions = {}): Promise<PullResult> {
   const outs = collectOuts(repo, targets, options.cwd);
+  // a misspelt --remote is an error even when nothing needs the remote
+  if (options.remote !== undefined) remoteSection(repo.config, options.remote);
   const remotes = new RemotePool((name) => new S3Remote(resolveRemote(repo.config, name)));
   const jobs = options.jobs ?? 4;
   const missing: string[] = [];

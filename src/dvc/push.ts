@@ -4,7 +4,7 @@
 // missing data. each object is re-hashed from the cache as it is read, so a
 // damaged cache file is refused instead of being spread to the remote.
 import fs from 'fs';
-import { resolveRemote } from './config';
+import { remoteSection, resolveRemote } from './config';
 import { DvcError } from './errors';
 import { ObjectHasher } from './hash';
 import { DirEntry } from './manifest';
@@ -41,6 +41,8 @@ interface PushItem {
 
 export async function push(repo: Repo, targets: string[], options: PushOptions = {}): Promise<PushResult> {
   const outs = collectOuts(repo, targets, options.cwd).filter((o) => o.out.push !== false);
+  // a misspelt --remote is an error even when nothing needs the remote
+  if (options.remote !== undefined) remoteSection(repo.config, options.remote);
   const problems: string[] = [];
   // files first; manifests wait for their files
   const files: PushItem[] = [];

@@ -10,6 +10,7 @@ import { addPath } from '../../src/dvc/add';
 import { pull } from '../../src/dvc/pull';
 import { push } from '../../src/dvc/push';
 import { formatStatus, status } from '../../src/dvc/status';
+import { runCli } from '../cli/run-cli';
 import { addAll, BUCKET, client, dropWorkspaceAndCache, fixture, md5, quiet, remoteKeys, s3, useS3Repos, writeData } from './s3-repos';
 
 useS3Repos();
@@ -310,5 +311,28 @@ describe('the command line', () => {
     expect(text).toContain('pushed 6 object(s)');
     expect(text).toContain('data/f.bin:\n  workspace: missing\n');
     expect(text).toContain('fetched 0 object(s), 0.0 MB; checked out 1 file(s), 0 already up to date');
+  });
+
+  it('exits 2 on a bad --jobs, and 1 on a remote no config defines', async () => {
+    const f = fixture();
+    writeData(f.dir);
+    await addAll(f);
+    for (const command of ['push', 'pull', 'status']) {
+      for (const jobs of ['0', '257', 'abc', '1.5']) {
+        const r = await runCli('data', command, '-C', f.dir, '-j', jobs);
+        expect([command, jobs, r.code]).toEqual([command, jobs, 2]);
+        expect(r.stderr).toContain(`--jobs: expected an integer from 1 to 256, got ${jobs}`);
+      }
+      const r = await runCli('data', command, '-C', f.dir, '-r', 'nosuch');
+      expect([command, r.code]).toEqual([command, 1]);
+      expect(r.stderr).toContain("remote 'nosuch' is not defined in .dvc/config or .dvc/config.local (defined: storage)");
+    }
+    await expect(status(f.repo(), [], { cwd: f.dir, remote: 'nosuch' })).rejects.toMatchObject({ code: 'ERR_DVC_UNKNOWN_REMOTE' });
+    // so is a default remote that names nothing
+    fs.writeFileSync(path.join(f.dir, '.dvc', 'config'), fs.readFileSync(path.join(f.dir, '.dvc', 'config'), 'utf8').replace('remote = storage', 'remote = gone'));
+    const r = await runCli('data', 'status', '-C', f.dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("remote 'gone' is not defined in .dvc/config or .dvc/config.local (defined: storage)");
+    expect(await remoteKeys(f.prefix)).toEqual([]);
   });
 });
