@@ -8,6 +8,7 @@ import { DvcError } from './errors';
 import { writeFileAtomic } from '../atomic-file';
 import { listFiles } from './fsutil';
 import { assertInsideRepo } from './inside-repo';
+import { removeLeftoverTemporaries } from './leftovers';
 import { DirEntry, manifestBytes, manifestHash } from './manifest';
 import { Progress, ProgressSink } from './progress';
 import { displayPath, Repo } from './repo';
@@ -26,6 +27,7 @@ export interface AddOptions {
 export async function addPath(repo: Repo, target: string, options: AddOptions = {}): Promise<AddResult> {
   const abs = path.resolve(options.cwd ?? process.cwd(), target.replace(/[\\/]+$/, ''));
   checkAddable(repo, abs, target);
+  removeLeftoverTemporaries(repo, [{ abs, isDir: false }]);
   const st = fs.statSync(abs);
   const name = path.basename(abs);
   let fields: { md5: string; size: number; nfiles?: number; path: string };

@@ -10,6 +10,7 @@ import { remoteSection, resolveRemote } from './config';
 import { DvcError } from './errors';
 import { commitTemp, copyToTemp, discardTemp } from './fsutil';
 import { assertInsideRepo } from './inside-repo';
+import { removeLeftoverTemporaries } from './leftovers';
 import { runPool } from './pool';
 import { Progress, ProgressSink } from './progress';
 import { S3Remote } from './remote-s3';
@@ -40,6 +41,7 @@ interface Wanted {
 
 export async function pull(repo: Repo, targets: string[], options: PullOptions = {}): Promise<PullResult> {
   const outs = collectOuts(repo, targets, options.cwd);
+  removeLeftoverTemporaries(repo, outs);
   // a misspelt --remote is an error even when nothing needs the remote
   if (options.remote !== undefined) remoteSection(repo.config, options.remote);
   const remotes = new RemotePool((name) => new S3Remote(resolveRemote(repo.config, name)));

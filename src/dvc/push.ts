@@ -9,6 +9,7 @@ import { DvcError } from './errors';
 import { ObjectHasher } from './hash';
 import { DirEntry } from './manifest';
 import { assertInsideRepo } from './inside-repo';
+import { removeLeftoverTemporaries } from './leftovers';
 import { runPool } from './pool';
 import { Progress, ProgressSink } from './progress';
 import { S3Remote } from './remote-s3';
@@ -41,6 +42,7 @@ interface PushItem {
 
 export async function push(repo: Repo, targets: string[], options: PushOptions = {}): Promise<PushResult> {
   const outs = collectOuts(repo, targets, options.cwd).filter((o) => o.out.push !== false);
+  removeLeftoverTemporaries(repo, outs);
   // a misspelt --remote is an error even when nothing needs the remote
   if (options.remote !== undefined) remoteSection(repo.config, options.remote);
   const problems: string[] = [];

@@ -3,6 +3,7 @@
 import fs from 'fs';
 import { remoteSection, resolveRemote } from './config';
 import { DvcError } from './errors';
+import { removeLeftoverTemporaries } from './leftovers';
 import { DirEntry } from './manifest';
 import { runPool } from './pool';
 import { S3Remote } from './remote-s3';
@@ -34,6 +35,7 @@ export interface StatusOptions {
 
 export async function status(repo: Repo, targets: string[], options: StatusOptions = {}): Promise<OutStatus[]> {
   const outs = collectOuts(repo, targets, options.cwd);
+  removeLeftoverTemporaries(repo, outs);
   const checkRemote = !options.local && (options.remote !== undefined || repo.config.core?.remote !== undefined || outs.some((o) => typeof o.out.remote === 'string'));
   // a remote that is not configured is the user's mistake, not the remote's
   // state: an error, unlike a remote that cannot be reached (reported per output)

@@ -11,7 +11,7 @@ import { pull } from '../../src/dvc/pull';
 import { push } from '../../src/dvc/push';
 import { formatStatus, status } from '../../src/dvc/status';
 import { runCli } from '../cli/run-cli';
-import { addAll, BUCKET, client, dropWorkspaceAndCache, fixture, md5, quiet, remoteKeys, s3, useS3Repos, writeData } from './s3-repos';
+import { addAll, BUCKET, client, dropWorkspaceAndCache, filesUnder, fixture, md5, quiet, remoteKeys, s3, useS3Repos, writeData } from './s3-repos';
 
 useS3Repos();
 
@@ -150,7 +150,7 @@ describe('push and pull through S3', () => {
       s3().truncate.clear();
     }
     expect(fs.existsSync(path.join(f.dir, 'data', 'f.bin'))).toBe(false);
-    const leftovers = fs.readdirSync(path.join(f.dir, '.dvc', 'cache')).filter((n) => n.endsWith('.tmp'));
+    const leftovers = filesUnder(path.join(f.dir, '.dvc', 'cache')).filter((n) => n.endsWith('.tmp'));
     expect(leftovers).toEqual([]);
     // and once the remote serves it whole, pull completes
     expect(await pull(f.repo(), ['data/f.bin'], { cwd: f.dir, ...quiet })).toMatchObject({ fetched: 1, checkedOut: 1 });
