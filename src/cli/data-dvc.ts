@@ -3,6 +3,7 @@ import path from 'path';
 import { addPath } from '../dvc/add';
 import { parseJobs } from '../dvc/pool';
 import { openRepo } from '../dvc/repo';
+import { withSdkNodeWarningCondensed } from '../dvc/sdk-warning';
 
 // push, pull and status load the AWS SDK (large, slow to load): only when one of them runs
 const remoteCommands = () => Promise.all([import('../dvc/push'), import('../dvc/pull'), import('../dvc/status')])
@@ -61,7 +62,7 @@ export function registerDataVersioning(data: Command): void {
     .action(async (targets: string[], opts: { remote?: string; jobs: number; repo?: string }) => {
       const cwd = where(opts);
       const { push } = await remoteCommands();
-      const r = await push(openRepo(cwd), targets, { remote: opts.remote, jobs: opts.jobs, cwd });
+      const r = await withSdkNodeWarningCondensed(() => push(openRepo(cwd), targets, { remote: opts.remote, jobs: opts.jobs, cwd }));
       process.stdout.write(`pushed ${r.uploaded} object(s), ${mb(r.bytes)}; ${r.alreadyOnRemote} already on the remote (${r.outputs} output(s))\n`);
     });
 
@@ -76,7 +77,7 @@ export function registerDataVersioning(data: Command): void {
     .action(async (targets: string[], opts: { remote?: string; jobs: number; force?: boolean; repo?: string }) => {
       const cwd = where(opts);
       const { pull } = await remoteCommands();
-      const r = await pull(openRepo(cwd), targets, { remote: opts.remote, jobs: opts.jobs, force: !!opts.force, cwd });
+      const r = await withSdkNodeWarningCondensed(() => pull(openRepo(cwd), targets, { remote: opts.remote, jobs: opts.jobs, force: !!opts.force, cwd }));
       process.stdout.write(`fetched ${r.fetched} object(s), ${mb(r.bytes)}; checked out ${r.checkedOut} file(s), ${r.upToDate} already up to date\n`);
     });
 
@@ -92,7 +93,7 @@ export function registerDataVersioning(data: Command): void {
     .action(async (targets: string[], opts: { remote?: string; local?: boolean; jobs: number; repo?: string }) => {
       const cwd = where(opts);
       const { status, formatStatus } = await remoteCommands();
-      const results = await status(openRepo(cwd), targets, { remote: opts.remote, local: !!opts.local, jobs: opts.jobs, cwd });
+      const results = await withSdkNodeWarningCondensed(() => status(openRepo(cwd), targets, { remote: opts.remote, local: !!opts.local, jobs: opts.jobs, cwd }));
       process.stdout.write(formatStatus(results));
     });
 }
