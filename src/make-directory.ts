@@ -19,7 +19,9 @@ function isDirectory(p: string): boolean | null {
   try {
     return fs.statSync(p).isDirectory();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // ENOTDIR: a file further up, which the walk finds and names
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw err;
   }
 }

@@ -447,7 +447,9 @@ export function parseRunConfig(value: unknown, file: string, models: readonly st
   const at = (field: string) => `${file}: ${field}`;
   const fields = new Map<string, unknown>();
   for (const [key, v] of raw) {
-    const name = camelCase(key);
+    // only a known field's old name is read as that field; any other key is reported as written
+    const camel = camelCase(key);
+    const name = key.includes('_') && (BY_NAME.has(camel) || RECORDED.includes(camel)) ? camel : key;
     if (fields.has(name)) throw new ConfigError(at(key), `${at(key)} is given twice (as ${name} too)`);
     fields.set(name, v);
   }
