@@ -466,11 +466,10 @@ export function parseRunConfig(value: unknown, file: string, models: readonly st
   }
   const optimizer = (given.optimizer as OptimizerName | undefined) ?? 'adam';
   for (const spec of FIELDS) {
-    if (kept(spec, optimizer) && !spec.resume && spec.name !== 'name' && given[spec.name] === undefined) {
+    if (kept(spec, optimizer) && !spec.resume && given[spec.name] === undefined) {
       throw new ConfigError(at(spec.name), `${at(spec.name)} is missing (${spec.kind.expected(ctx)})`);
     }
   }
-  if (given.name === undefined) throw new ConfigError(at('name'), `${at('name')} is missing (${NAME_EXPECTED})`);
   const settings = completeSettings(given as Partial<RunSettings>, at);
 
   const device = choice(() => ['cpu', 'cuda'] as DeviceName[], '').parse(fields.get('device'), at('device'), ctx);
