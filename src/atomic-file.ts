@@ -5,6 +5,7 @@
 import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
+import { makeDirectory } from './make-directory';
 
 // the one naming scheme of every temporary cudalab writes: .<target's name>.<12 hex>.tmp
 const TEMPORARY_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
@@ -57,7 +58,7 @@ export function testKillPoint(point: 'before-rename'): void {
 }
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  makeDirectory(path.dirname(path.resolve(file)));
   const tmp = tempPathBeside(file);
   try {
     const fd = fs.openSync(tmp, 'w');
