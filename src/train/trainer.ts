@@ -21,8 +21,9 @@ import { DeviceDataset } from '../data/device-dataset';
 import type { Split } from '../data/cifar10';
 import { writeJsonAtomic } from '../atomic-file';
 import { DeviceCount, DeviceSum } from './accumulate';
-import { findLatestCheckpoint, loadCheckpoint, removeRunFiles, saveCheckpoint } from './checkpoint';
+import { checkKeepCheckpoints, findLatestCheckpoint, loadCheckpoint, pruneCheckpoints, removeRunFiles, saveCheckpoint } from './checkpoint';
 import { removeTemporaries } from '../atomic-file';
+import { testHook } from '../test-hooks';
 import { AUGMENTATION, type RunConfig } from './config';
 import { evaluate } from './evaluate';
 import {
@@ -164,6 +165,7 @@ function trainEpoch(
         }
       }
       onStep?.({ epoch, step, model });
+      testHook(`step:${(epoch - 1) * steps + step}`);
     }
     if (readAt !== step) last = readBack();
     return {
@@ -186,6 +188,8 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
   const { config, runDir } = opts;
   const progress = opts.progress ?? new Progress(null);
   const device = config.device;
+  // how many checkpoints to keep besides the best (by test accuracy)
+  const keep = checkKeepCheckpoints((config as { keepCheckpoints?: unknown }).keepCheckpoints);
   fs.mkdirSync(runDir, { recursive: true });
 
   removeTemporaries(runDir);
@@ -245,7 +249,12 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
     trainBatches = makeTrainBatches();
     testBatches = makeTestBatches();
     if (checkpoint) {
-      loadCheckpoint(runDir, checkpoint, model, optimizer, device);
+      loadCheckpoint(runDir, checkpoint, model, optimizer, device, {
+        epochs: config.epochs,
+        modelName: config.model,
+        batchesPerEpoch: trainBatches.batches,
+        rngSeeds: { model: modelGen.seed, data: dataGen.seed },
+      });
       modelGen.setState(checkpoint.rng.model);
       dataGen.setState(checkpoint.rng.data);
       rows = checkpoint.metrics.slice(0, checkpoint.epoch);
@@ -290,6 +299,8 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
         metrics: rows,
       });
       writeMetrics(runDir, rows);
+      // only now that the new checkpoint is complete may older ones go
+      pruneCheckpoints(runDir, rows, keep);
       progress.epoch(row, config.epochs);
       // let the event loop breathe between epochs (signals, output)
       await new Promise((resolve) => setImmediate(resolve));
