@@ -195,7 +195,6 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
   removeTemporaries(runDir);
   const checkpoint = opts.resume ? findLatestCheckpoint(runDir) : null;
   if (!checkpoint) removeRunFiles(runDir);
-  writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
 
   const modelGen = new Generator(config.seed);
   const dataGen = new Generator(dataSeed(config.seed));
@@ -265,6 +264,8 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
     } else {
       writeMetrics(runDir, rows);
     }
+    // written once the saved state checked out: a refused resume leaves the run as it was
+    writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
 
     for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
       const r = trainEpoch(epoch, model, optimizer, trainBatches, config, progress, opts.onStep);
