@@ -5,13 +5,13 @@
 // is alive for as long as the test runs), or a child that holds the lock
 // until told to stop, so nothing here depends on timing.
 import { spawn, spawnSync } from 'child_process';
-import crypto from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireRunLock, LOCK_FILE, RunLockedError } from '../../src/train/run-lock';
 import { runCli as cli } from '../helpers/run-cli';
+import { snapshot } from '../helpers/snapshot';
 import { makeSplit, writeTinyCifarBin } from './tiny-cifar';
 
 const repo = path.join(__dirname, '..', '..');
@@ -32,20 +32,6 @@ afterAll(() => {
 const train = (out: string, name: string, lr = '0.001') =>
   cli('train', '--lr', lr, '--batch', '16', '--epochs', '1', '--limit', '32', '--device', 'cpu', '--data', dataDir,
     '--out', out, '--name', name, '--no-download', '--json');
-
-/** every file below dir (relative path -> sha256 of its bytes), to compare a directory byte for byte */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const full = path.join(d, e.name);
-      if (e.isDirectory()) walk(full);
-      else out[path.relative(dir, full)] = crypto.createHash('sha256').update(fs.readFileSync(full)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 /** the pid of a process that has exited */
 function deadPid(): number {
