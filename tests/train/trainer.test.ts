@@ -37,7 +37,8 @@ function config(over: { lr?: number; batch?: number; epochs?: number; seed?: num
     },
     ['seedcnn'],
   );
-  return makeRunConfig(req, 'cpu', 'test');
+  // every epoch's checkpoint kept: these tests look at them (retention.test.ts tests what is pruned)
+  return { ...makeRunConfig(req, 'cpu', 'test'), keepCheckpoints: 'all' } as RunConfig;
 }
 
 // what must match bit for bit between two runs (timings never do)
