@@ -260,12 +260,13 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
       firstEpoch = checkpoint.epoch + 1;
       // rows past the checkpoint belong to the part that is redone
       writeMetrics(runDir, rows);
+      // written once the saved state checked out: a refused resume leaves the run as it was
+      writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
       progress.message(`resuming ${runDir} after epoch ${checkpoint.epoch} of ${config.epochs}`);
     } else {
+      writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
       writeMetrics(runDir, rows);
     }
-    // written once the saved state checked out: a refused resume leaves the run as it was
-    writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
 
     for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
       const r = trainEpoch(epoch, model, optimizer, trainBatches, config, progress, opts.onStep);
