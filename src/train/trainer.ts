@@ -81,7 +81,7 @@ interface EpochResult {
   stopped: boolean;
 }
 
-function trainEpoch(
+async function trainEpoch(
   epoch: number,
   model: Module,
   optimizer: Adam,
@@ -89,7 +89,7 @@ function trainEpoch(
   config: RunConfig,
   progress: Progress,
   onStep?: (info: StepInfo) => void,
-): EpochResult {
+): Promise<EpochResult> {
   const device = config.device;
   const lossSum = new DeviceSum(device);
   const correct = new DeviceCount();
@@ -163,6 +163,9 @@ function trainEpoch(
           stopped = true;
           break;
         }
+        // let the event loop run at each read: a SIGINT or SIGTERM is handled
+        // (the run's lock released) within READ_EVERY steps, not at the epoch's end
+        await new Promise((resolve) => setImmediate(resolve));
       }
       onStep?.({ epoch, step, model });
       testHook(`step:${(epoch - 1) * steps + step}`);
@@ -269,7 +272,7 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
     }
 
     for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
-      const r = trainEpoch(epoch, model, optimizer, trainBatches, config, progress, opts.onStep);
+      const r = await trainEpoch(epoch, model, optimizer, trainBatches, config, progress, opts.onStep);
       const ev = evaluate(model, testBatches, device);
       const row: EpochMetrics = {
         epoch,

@@ -36,11 +36,12 @@ function numbers(summary: { epochs: Array<Record<string, unknown>> }) {
   }));
 }
 
-/** runs the command line in a child process; CUDALAB_TEST_KILL_AT=point makes it SIGKILL itself there */
-function run(argv: string[], killAt?: string) {
+/** runs the command line in a child process; CUDALAB_TEST_KILL_AT=point makes it send itself `signal` there */
+function run(argv: string[], killAt?: string, signal: NodeJS.Signals = 'SIGKILL') {
   const env = { ...process.env };
   delete env.CUDALAB_TEST_KILL_AT;
-  if (killAt !== undefined) env.CUDALAB_TEST_KILL_AT = killAt;
+  delete env.CUDALAB_TEST_KILL_SIGNAL;
+  if (killAt !== undefined) Object.assign(env, { CUDALAB_TEST_KILL_AT: killAt, CUDALAB_TEST_KILL_SIGNAL: signal });
   return spawnSync(process.execPath, argv, { encoding: 'utf8', env });
 }
 
@@ -67,6 +68,24 @@ describe('train killed with SIGKILL', () => {
     const weights = (name: string) => fs.readFileSync(path.join(root, 'runs', name, 'checkpoint-epoch-2.safetensors'));
     expect(weights('killed').equals(weights('whole'))).toBe(true);
   }, 120_000);
+});
+
+describe('train stopped with SIGINT or SIGTERM', () => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it.skipIf(!built)(`${signal} mid-epoch stops the run before that epoch ends, releases its lock, and --resume goes on`, () => {
+      const runDir = path.join(root, 'runs', signal);
+      const stopped = run(args(signal), 'step:13', signal);
+      // it dies of the signal, as it would without the lock's handler
+      expect(stopped.signal).toBe(signal);
+      expect(fs.existsSync(path.join(runDir, '.lock'))).toBe(false);
+      expect(fs.existsSync(path.join(runDir, 'checkpoint-epoch-1.json'))).toBe(true);
+      expect(fs.existsSync(path.join(runDir, 'checkpoint-epoch-2.json'))).toBe(false);
+      const resumed = run([bin, 'train', '--resume', runDir, '--json']);
+      expect(resumed.status, resumed.stderr).toBe(0);
+      expect(resumed.stderr).not.toContain('taking over');
+      expect(JSON.parse(resumed.stdout).epochs).toHaveLength(2);
+    }, 60_000);
+  }
 });
 
 // each file a run writes, killed after its temporary is complete and before
