@@ -4,7 +4,7 @@ import { modelNames } from '../models';
 import { ConfigError, FIELDS, checkField, flagOf } from '../train/config';
 import { DEFAULT_EXPERIMENTS, readExperiments, resultOf, writeResults, type ExperimentOverrides, type ExperimentResult } from '../train/experiments';
 import { Progress } from '../train/progress';
-import { deviceFor, loadData, runDirOf, startRun } from '../train/run';
+import { deviceFor, inRunDir, loadData, runDirOf, startRun } from '../train/run';
 import { addSettingOptions, givenSettings, usageError } from './train';
 
 // the settings the command line gives every experiment (the table says which)
@@ -54,15 +54,18 @@ Examples:
       // what the command line sets is the same in every experiment
       const common = config.experiments[0];
       const outDir = common.out;
-      const data = await loadData(common.data, common.download, progress);
+      // the results table's folder is owned like a run's: one experiments session at a time
       const results: ExperimentResult[] = [];
-      for (const [i, req] of config.experiments.entries()) {
-        progress.message(`experiment ${i + 1}/${config.experiments.length}: ${req.name}`);
-        const summary = await startRun({ ...req, device }, { progress, data });
-        results.push(resultOf(summary, runDirOf(req.out, req.name)));
-        // the table grows as runs finish, so a cut-short session keeps what it got
-        writeResults(outDir, config, file, results);
-      }
+      await inRunDir(outDir, progress, async () => {
+        const data = await loadData(common.data, common.download, progress);
+        for (const [i, req] of config.experiments.entries()) {
+          progress.message(`experiment ${i + 1}/${config.experiments.length}: ${req.name}`);
+          const summary = await startRun({ ...req, device }, { progress, data });
+          results.push(resultOf(summary, runDirOf(req.out, req.name)));
+          // the table grows as runs finish, so a cut-short session keeps what it got
+          writeResults(outDir, config, file, results);
+        }
+      });
       if (opts.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
       else progress.message(`results: ${path.join(outDir, 'results.md')}`);
     });

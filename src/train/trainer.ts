@@ -22,8 +22,9 @@ import type { Split } from '../data/cifar10';
 import { writeJsonAtomic } from '../atomic-file';
 import { makeDirectory } from '../make-directory';
 import { DeviceCount, DeviceSum } from './accumulate';
-import { findLatestCheckpoint, loadCheckpoint, removeRunFiles, saveCheckpoint } from './checkpoint';
+import { findLatestCheckpoint, loadCheckpoint, pruneCheckpoints, removeRunFiles, saveCheckpoint } from './checkpoint';
 import { removeTemporaries } from '../atomic-file';
+import { testHook } from '../test-hooks';
 import { AUGMENTATION, type RunConfig } from './config';
 import { evaluate } from './evaluate';
 import {
@@ -81,7 +82,7 @@ interface EpochResult {
   stopped: boolean;
 }
 
-function trainEpoch(
+async function trainEpoch(
   epoch: number,
   model: Module,
   optimizer: Optimizer,
@@ -89,7 +90,7 @@ function trainEpoch(
   config: RunConfig,
   progress: Progress,
   onStep?: (info: StepInfo) => void,
-): EpochResult {
+): Promise<EpochResult> {
   const device = config.device;
   const lossSum = new DeviceSum(device);
   const correct = new DeviceCount();
@@ -163,8 +164,12 @@ function trainEpoch(
           stopped = true;
           break;
         }
+        // let the event loop run at each read: a SIGINT or SIGTERM is handled
+        // (the run's lock released) within READ_EVERY steps, not at the epoch's end
+        await new Promise((resolve) => setImmediate(resolve));
       }
       onStep?.({ epoch, step, model });
+      testHook(`step:${(epoch - 1) * steps + step}`);
     }
     if (readAt !== step) last = readBack();
     return {
@@ -187,12 +192,12 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
   const { config, runDir } = opts;
   const progress = opts.progress ?? new Progress(null);
   const device = config.device;
+  const keep = config.keepCheckpoints;
   makeDirectory(runDir);
 
   removeTemporaries(runDir);
   const checkpoint = opts.resume ? findLatestCheckpoint(runDir) : null;
   if (!checkpoint) removeRunFiles(runDir);
-  writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
 
   const modelGen = new Generator(config.seed);
   const dataGen = new Generator(dataSeed(config.seed));
@@ -241,20 +246,28 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
     trainBatches = makeTrainBatches();
     testBatches = makeTestBatches();
     if (checkpoint) {
-      loadCheckpoint(runDir, checkpoint, model, optimizer, device);
+      loadCheckpoint(runDir, checkpoint, model, optimizer, device, {
+        epochs: config.epochs,
+        modelName: config.model,
+        batchesPerEpoch: trainBatches.batches,
+        rngSeeds: { model: modelGen.seed, data: dataGen.seed },
+      });
       modelGen.setState(checkpoint.rng.model);
       dataGen.setState(checkpoint.rng.data);
       rows = checkpoint.metrics.slice(0, checkpoint.epoch);
       firstEpoch = checkpoint.epoch + 1;
       // rows past the checkpoint belong to the part that is redone
       writeMetrics(runDir, rows);
+      // written once the saved state checked out: a refused resume leaves the run as it was
+      writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
       progress.message(`resuming ${runDir} after epoch ${checkpoint.epoch} of ${config.epochs}`);
     } else {
+      writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
       writeMetrics(runDir, rows);
     }
 
     for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
-      const r = trainEpoch(epoch, model, optimizer, trainBatches, config, progress, opts.onStep);
+      const r = await trainEpoch(epoch, model, optimizer, trainBatches, config, progress, opts.onStep);
       const ev = evaluate(model, testBatches, device);
       const row: EpochMetrics = {
         epoch,
@@ -281,12 +294,13 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
         modelName: config.model,
         model,
         optimizer,
-        optimizerName: config.optimizer,
         rng: { model: modelGen.state(), data: dataGen.state() },
         batchesPerEpoch: trainBatches.batches,
         metrics: rows,
       });
       writeMetrics(runDir, rows);
+      // only now that the new checkpoint is complete may older ones go
+      pruneCheckpoints(runDir, rows, keep);
       progress.epoch(row, config.epochs);
       // let the event loop breathe between epochs (signals, output)
       await new Promise((resolve) => setImmediate(resolve));

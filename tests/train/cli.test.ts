@@ -7,33 +7,10 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/index';
+import { runCli } from '../helpers/run-cli';
 import { makeSplit, writeTinyCifarBin } from './tiny-cifar';
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...args: string[]): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = { out: process.stdout.write, err: process.stderr.write };
-  const previous = process.exitCode;
-  process.exitCode = 0;
-  process.stdout.write = ((chunk: unknown) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: unknown) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
-  try {
-    await main(['node', 'cudalab', ...args]);
-  } finally {
-    process.stdout.write = write.out;
-    process.stderr.write = write.err;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = previous;
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const cli = runCli;
 
 let root: string;
 let dataDir: string;
