@@ -15,10 +15,14 @@ import { DataError } from './errors';
 
 /** a python 2 `str` / python 3 `bytes`: raw bytes, a view into the file's buffer */
 export class PickleBytes {
+  private decoded: string | undefined;
   constructor(readonly bytes: Uint8Array) {}
   /** the bytes as text, latin-1 (what python 3 gives with encoding='latin1') */
   text(): string {
-    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength).toString('latin1');
+    // kept: the memo can hand the same bytes back many times over (as dict
+    // keys, say), and decoding each time would cost their length each time
+    this.decoded ??= Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength).toString('latin1');
+    return this.decoded;
   }
 }
 
@@ -89,7 +93,15 @@ const OP_NAMES: Record<number, string> = {
   0x6a: 'LONG_BINGET', 0x63: 'GLOBAL', 0x93: 'STACK_GLOBAL', 0x52: 'REDUCE', 0x62: 'BUILD',
 };
 
+// LONG1 holds up to 255 bytes; LONG4 may claim 2 GB
+const MAX_LONG_BYTES = 1024;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+// a message quotes the start of a text only: it may be megabytes long
+function clip(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 40)}... (${s.length} characters)` : s;
+}
 
 function describe(v: PickleValue | undefined): string {
   if (v === undefined) return 'nothing';
@@ -101,6 +113,7 @@ function describe(v: PickleValue | undefined): string {
   if (v instanceof NumpyGlobal) return `${v.module}.${v.name}`;
   if (v instanceof NumpyDType) return `dtype '${v.descr}'`;
   if (v instanceof NumpyArray) return 'an ndarray';
+  if (typeof v === 'string') return `text '${clip(v)}'`;
   return `${typeof v} ${String(v)}`;
 }
 
@@ -121,6 +134,10 @@ export function unpickle(buf: Uint8Array, file: string): PickleValue {
   const stack: PickleValue[] = [];
   const marks: number[] = [];
   const memo = new Map<number, PickleValue>();
+  // what _codecs.encode made of each text: a pickle can call it on the same
+  // memoized text over and over at a few bytes a call, and a fresh copy each
+  // time would let a small file allocate without bound
+  const encoded = new Map<string, PickleBytes>();
   let pos = 0;
   let opPos = 0;
   let op = 0;
@@ -194,7 +211,7 @@ export function unpickle(buf: Uint8Array, file: string): PickleValue {
   };
   const global = (module: string, name: string): NumpyGlobal => {
     const allowed = ALLOWED_GLOBALS[`${module}.${name}`];
-    if (!allowed) fail(`only the globals ${ALLOWED_LIST}`, `global ${module}.${name}`);
+    if (!allowed) fail(`only the globals ${ALLOWED_LIST}`, `global ${clip(`${module}.${name}`)}`);
     return new NumpyGlobal(module, allowed);
   };
 
@@ -264,6 +281,9 @@ export function unpickle(buf: Uint8Array, file: string): PickleValue {
       case 0x8b: { // LONG4
         const n = i32();
         if (n < 0) fail('a non-negative length for LONG4', String(n));
+        // building an int costs time quadratic in its length, and printing one
+        // more; CIFAR-10 holds none this long, so a huge one is refused
+        if (n > MAX_LONG_BYTES) fail(`an int of at most ${MAX_LONG_BYTES} bytes for LONG4`, `${n} bytes`);
         stack.push(long(bytes(n)));
         break;
       }
@@ -312,7 +332,7 @@ export function unpickle(buf: Uint8Array, file: string): PickleValue {
         const fn = pop();
         if (!(fn instanceof NumpyGlobal)) fail(`an allowed global (${ALLOWED_LIST}) to call`, describe(fn));
         if (!(args instanceof PickleTuple)) fail('a tuple of arguments for REDUCE', describe(args));
-        stack.push(reduce(fn as NumpyGlobal, (args as PickleTuple).items, fail));
+        stack.push(reduce(fn as NumpyGlobal, (args as PickleTuple).items, fail, encoded));
         break;
       }
       case 0x62: { // BUILD
@@ -329,7 +349,7 @@ export function unpickle(buf: Uint8Array, file: string): PickleValue {
 type Fail = (expected: string, got?: string) => never;
 
 // what calling an allowed global does, without calling anything
-function reduce(fn: NumpyGlobal, args: PickleValue[], fail: Fail): PickleValue {
+function reduce(fn: NumpyGlobal, args: PickleValue[], fail: Fail, encoded: Map<string, PickleBytes>): PickleValue {
   if (fn.name === 'encode') {
     // _codecs.encode(text, 'latin1'): python 3's protocol-2 spelling of bytes,
     // each character one byte
@@ -337,10 +357,14 @@ function reduce(fn: NumpyGlobal, args: PickleValue[], fail: Fail): PickleValue {
     if (args.length !== 2 || typeof s !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1')) {
       fail("_codecs.encode(text, 'latin1')", `_codecs.encode of ${args.map(describe).join(', ')}`);
     }
+    const known = encoded.get(s as string);
+    if (known) return known;
     for (let i = 0; i < (s as string).length; i++) {
       if ((s as string).charCodeAt(i) > 0xff) fail('latin-1 text for _codecs.encode', `a character beyond U+00FF at ${i}`);
     }
-    return new PickleBytes(Buffer.from(s as string, 'latin1'));
+    const bytes = new PickleBytes(Buffer.from(s as string, 'latin1'));
+    encoded.set(s as string, bytes);
+    return bytes;
   }
   if (fn.name === 'bytes') {
     // bytes(): python 3's protocol-2 spelling of b''
