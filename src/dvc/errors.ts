@@ -3,6 +3,7 @@
 // names the file, object or remote and what was expected; it never carries
 // credentials (see remote-s3.ts, which scrubs them).
 export class DvcError extends Error {
+  readonly code = 'ERR_DVC';
   constructor(message: string) {
     super(message);
     this.name = 'DvcError';

@@ -41,6 +41,15 @@ export interface CheckpointSidecar {
   saved_at: string;
 }
 
+/** a checkpoint file that cannot be used: `file` names it, the message says why */
+export class CheckpointError extends Error {
+  readonly code = 'ERR_CHECKPOINT';
+  constructor(readonly file: string, message: string) {
+    super(`${file}: ${message}`);
+    this.name = 'CheckpointError';
+  }
+}
+
 const SIDECAR = /^checkpoint-epoch-(\d+)\.json$/;
 
 export function checkpointFiles(runDir: string, epoch: number) {
@@ -99,14 +108,14 @@ function readSidecar(file: string): CheckpointSidecar {
   try {
     value = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`${file}: not a readable checkpoint (${(err as Error).message})`);
+    throw new CheckpointError(file, `not a readable checkpoint (${(err as Error).message})`);
   }
   const v = value as Partial<CheckpointSidecar>;
-  if (v?.format !== CHECKPOINT_FORMAT) throw new Error(`${file}: format must be "${CHECKPOINT_FORMAT}", got ${JSON.stringify(v?.format)}`);
-  if (!Number.isInteger(v.epoch) || (v.epoch as number) < 1) throw new Error(`${file}: epoch must be an integer >= 1`);
-  if (!v.optimizer || !Number.isInteger(v.optimizer.step)) throw new Error(`${file}: optimizer.step must be an integer`);
-  if (!v.rng?.model?.seed || !v.rng?.data?.seed) throw new Error(`${file}: rng.model and rng.data must hold generator states`);
-  if (!Array.isArray(v.metrics)) throw new Error(`${file}: metrics must be an array`);
+  if (v?.format !== CHECKPOINT_FORMAT) throw new CheckpointError(file, `format must be "${CHECKPOINT_FORMAT}", got ${JSON.stringify(v?.format)}`);
+  if (!Number.isInteger(v.epoch) || (v.epoch as number) < 1) throw new CheckpointError(file, `epoch must be an integer >= 1`);
+  if (!v.optimizer || !Number.isInteger(v.optimizer.step)) throw new CheckpointError(file, `optimizer.step must be an integer`);
+  if (!v.rng?.model?.seed || !v.rng?.data?.seed) throw new CheckpointError(file, `rng.model and rng.data must hold generator states`);
+  if (!Array.isArray(v.metrics)) throw new CheckpointError(file, `metrics must be an array`);
   return v as CheckpointSidecar;
 }
 

@@ -75,7 +75,10 @@ export function parseExperiments(text: string, file: string, models: readonly st
     if (!TOP_FIELDS.includes(key)) throw new ConfigError(`${file}: ${key}`, `${file}: ${key} is not a known field (expected ${TOP_FIELDS.join(', ')})`);
   }
   const name = checkName(top.name, `${file}: name`);
-  const description = top.description === undefined ? '' : String(top.description);
+  if (top.description !== undefined && typeof top.description !== 'string') {
+    throw new ConfigError(`${file}: description`, `${file}: description must be a string, got ${JSON.stringify(top.description)}`);
+  }
+  const description = top.description ?? '';
   const defaults = top.defaults === undefined ? {} : experimentArgs(top.defaults, `${file}: defaults`);
   if ('name' in defaults) throw new ConfigError(`${file}: defaults.name`, `${file}: defaults.name makes no sense: each experiment names itself`);
   if (!Array.isArray(top.experiments) || top.experiments.length === 0) {
