@@ -51,7 +51,10 @@ export function parseExperiments(text: string, file: string, models: readonly st
     if (!TOP_FIELDS.includes(key)) throw new ConfigError(`${file}: ${key}`, `${file}: ${key} is not a known field (expected ${TOP_FIELDS.join(', ')})`);
   }
   const name = checkField('name', top.get('name'), `${file}: name`, { strict: true });
-  const description = top.get('description') === undefined ? '' : String(top.get('description'));
+  const description = top.get('description') ?? '';
+  if (typeof description !== 'string') {
+    throw new ConfigError(`${file}: description`, `${file}: description must be a string, got ${JSON.stringify(description)}`);
+  }
   const defaults = top.has('defaults') ? experimentFields(top.get('defaults'), `${file}: defaults`, models) : {};
   if (defaults.name !== undefined) throw new ConfigError(`${file}: defaults.name`, `${file}: defaults.name makes no sense: each experiment names itself`);
   const entries = top.get('experiments');

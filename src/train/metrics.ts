@@ -4,7 +4,7 @@
 import fs from 'fs';
 import path from 'path';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-file';
-import type { RunConfig } from './config';
+import { ConfigError, type RunConfig } from './config';
 
 /** epoch is 1-based; step is the 1-based batch within that epoch */
 export interface NanAt {
@@ -103,7 +103,7 @@ export function readMetrics(runDir: string): EpochMetrics[] {
       try {
         return JSON.parse(line) as EpochMetrics;
       } catch (err) {
-        throw new Error(`${file}: line ${i + 1} is not JSON (${(err as Error).message})`);
+        throw new ConfigError(`${file}:${i + 1}`, `${file}: line ${i + 1} is not JSON (${(err as Error).message})`);
       }
     });
 }
