@@ -49,6 +49,9 @@ describe('.dvc files', () => {
     expect(() => readDvcFile(bad)).toThrow(`${bad}: not valid YAML`);
     fs.writeFileSync(bad, 'outs:\n- md5: b1946ac92492d2347c6235b4d2611184\n  hash: sha256\n  path: x\n');
     expect(() => readDvcFile(bad)).toThrow(/hash 'sha256' is not supported/);
+    // a tag DVC never writes is refused, not read as plain text with a warning on stderr
+    fs.writeFileSync(bad, 'outs:\n- md5: !!python/object:os.system b1946ac92492d2347c6235b4d2611184\n  path: x\n');
+    expect(() => readDvcFile(bad)).toThrow(new RegExp(`${bad}: not valid YAML \\(.*python/object:os\\.system`));
     expect(() => collectOuts(openRepo(dir), ['nothing'], dir)).toThrow(/nothing: not a .dvc file and not tracked/);
   });
 });
