@@ -48,15 +48,6 @@ export function removeTemporaries(dir: string, options: { recursive?: boolean } 
   return removed;
 }
 
-/**
- * for tests only: a process whose CUDALAB_TEST_KILL_AT names `point` kills
- * itself here with SIGKILL, as a crash or kill -9 would, leaving what an
- * interrupted write leaves. 'before-rename': a complete temporary, not yet
- * renamed over its target.
- */
-export function testKillPoint(point: 'before-rename'): void {
-  if (process.env.CUDALAB_TEST_KILL_AT === point) process.kill(process.pid, 'SIGKILL');
-}
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   makeDirectory(path.dirname(path.resolve(file)));

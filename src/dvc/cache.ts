@@ -11,6 +11,7 @@ import { tempPathBeside } from '../atomic-file';
 import { commitTemp, copyToTemp, discardTemp, WrittenTemp } from './fsutil';
 import { HashName } from './hash';
 import { DirEntry, manifestHash, parseManifest } from './manifest';
+import { makeDirectory } from '../make-directory';
 
 /** `<2>/<30>` (plus '.dir'): the part of an object's path both layouts share */
 export function objectRelPath(oid: string): string {
@@ -40,7 +41,7 @@ export class Cache {
   /** moves a finished, verified temporary file in as object `oid` */
   commit(written: WrittenTemp, oid: string, legacy: boolean): void {
     const target = this.objectPath(oid, legacy);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    makeDirectory(path.dirname(target));
     commitTemp(written.tmp, target, 0o444);
   }
 
@@ -58,7 +59,7 @@ export class Cache {
 
   insertBytes(oid: string, legacy: boolean, bytes: Buffer): void {
     const target = this.objectPath(oid, legacy);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    makeDirectory(path.dirname(target));
     const tmp = tempPathBeside(target);
     try {
       fs.writeFileSync(tmp, bytes, { flag: 'wx' });

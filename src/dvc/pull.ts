@@ -17,6 +17,7 @@ import { S3Remote } from './remote-s3';
 import { collectOuts, Repo } from './repo';
 import { CorruptObjectError, entryRefs, fetchObject, loadManifest, ObjectRef, outRef, refKey, RemotePool, remoteNameFor } from './transfer';
 import { fileState, FileState } from './workspace';
+import { makeDirectory } from '../make-directory';
 
 export interface PullOptions {
   remote?: string;
@@ -172,7 +173,7 @@ export async function pull(repo: Repo, targets: string[], options: PullOptions =
  */
 async function checkoutFile(repo: Repo, ref: ObjectRef): Promise<boolean> {
   const dest = ref.workspace;
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  makeDirectory(path.dirname(dest));
   const written = await copyToTemp(repo.cache.objectPath(ref.oid, ref.legacy), dest, ref.name);
   if (written.md5 !== ref.oid) {
     discardTemp(written.tmp);

@@ -10,6 +10,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { tempPathBeside } from '../atomic-file';
+import { makeDirectory } from '../make-directory';
 
 export const LOCK_FILE = '.lock';
 
@@ -156,7 +157,7 @@ function removeStale(file: string, stale: LockInfo): void {
  * write. `onMessage` hears about a stale lock taken over.
  */
 export function acquireRunLock(dir: string, opts: { command?: string; onMessage?: (text: string) => void } = {}): RunLock {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirectory(dir);
   const file = path.join(dir, LOCK_FILE);
   const info: LockInfo = {
     pid: process.pid,
