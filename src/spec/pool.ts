@@ -1,0 +1,3 @@
+import type { AnyOpSpec } from './types';
+
+export const poolSpecs: AnyOpSpec[] = [];
