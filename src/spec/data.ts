@@ -22,7 +22,7 @@ export const gatherImages: OpSpec<GatherCase> = {
     [1000, 3, 1024, 64, 128, 'shuffled'], [1000, 3, 1024, 128, 872, 'shuffled'], [1000, 3, 1024, 250, 750, 'none'],
     [10, 3, 1024, 10, 0, 'shuffled'], [7, 3, 6, 1, 3, 'shuffled'], [7, 3, 6, 5, 2, 'none'], [13, 2, 5, 5, 8, 'shuffled'],
     [9, 1, 7, 9, 0, 'none'], [3, 3, 1024, 1, 2, 'none'], [1, 3, 4, 1, 0, 'shuffled'], [13, 4, 12, 4, 9, 'shuffled'],
-    [8, 3, 17, 6, 1, 'repeats'], [6, 3, 1024, 4, 3, 'repeats'],
+    [8, 3, 17, 6, 1, 'repeats'], [6, 3, 1024, 4, 2, 'repeats'],
   ] as const).map(([count, channels, plane, batch, first, order]) => ({ count, channels, plane, batch, first, order })),
   label: (p) => `count ${p.count} c${p.channels} plane ${p.plane} batch ${p.batch} at ${p.first}${p.order === 'none' ? '' : ` ${p.order}`}`,
   inputs(p, rng) {

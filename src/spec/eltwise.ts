@@ -31,7 +31,7 @@ interface ReluCase extends Flat {
 }
 
 export const reluForward: OpSpec<ReluCase> = {
-  name: 'relu_forward',
+  name: 'relu',
   family: 'eltwise',
   cases: [...flat, { n: 33, zeros: true }, { n: 4099, zeros: true }],
   label: (p) => `n${p.n}${p.zeros ? ' with zeros' : ''}`,
@@ -67,7 +67,7 @@ export const reluForward: OpSpec<ReluCase> = {
 };
 
 export const reluBackward: OpSpec<Flat> = {
-  name: 'relu_backward',
+  name: 'relu_bwd',
   family: 'eltwise',
   cases: flat,
   label: flatLabel,
