@@ -37,6 +37,14 @@ export function poisoned(dtype: DType, n: number): HostData {
   return new Uint8Array(n).fill(U8_POISON);
 }
 
+// the guarded storage around each live view, so a test can play an op that writes past its buffer
+const wholeOf = new WeakMap<NativeStorage, NativeStorage>();
+
+/** the whole storage, guards included, around a buffer's view (undefined without guards) */
+export function guardedStorageOf(view: NativeStorage): NativeStorage | undefined {
+  return wholeOf.get(view);
+}
+
 /** whether this addon build can make views (a build from before views cannot: then nothing is guarded) */
 export function guardsAvailable(): boolean {
   return typeof (native() as { view?: unknown }).view === 'function';
@@ -80,6 +88,7 @@ export class GuardedBuffers {
       host.set(initial, GUARD_BYTES);
       addon.write(whole, host);
       view = addon.view(whole, GUARD_BYTES, bytes);
+      wholeOf.set(view, whole);
     } else {
       view = new addon.Storage(this.device, bytes);
       if (bytes) addon.write(view, initial);
@@ -96,6 +105,7 @@ export class GuardedBuffers {
   storage(name: string): NativeStorage {
     return this.get(name).view;
   }
+
 
   /** every buffer's storage by name, as op calls take them */
   storages(): Record<string, NativeStorage> {

@@ -65,7 +65,7 @@ function cases(): GemmCase[] {
   // the linear layers of the models at batch 1 and 64: forward x W^T, the
   // weight gradient dY^T x, the input gradient dY W
   for (const batch of [1, 64]) {
-    for (const [inF, outF, name] of [[2048, 256, 'seedcnn fc1'], [256, 10, 'seedcnn fc2'], [4096, 10, 'fc 4096->10']] as const) {
+    for (const [inF, outF, name] of [[2048, 256, 'seedcnn fc1'], [256, 10, 'seedcnn fc2'], [4096, 512, 'ptcnn fc1'], [512, 10, 'ptcnn fc2']] as const) {
       out.push(gemmCase(false, true, batch, outF, inF, 1, 0, `${name} fwd`));
       out.push(gemmCase(true, false, outF, inF, batch, 1, 0, `${name} dW`));
       out.push(gemmCase(false, false, batch, inF, outF, 1, 0, `${name} dX`));

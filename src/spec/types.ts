@@ -48,7 +48,7 @@ export interface Tolerance {
 export interface GradientCheck<P> {
   /** the cases small enough for central differences (all by default) */
   cases?: (p: P) => boolean;
-  /** which forward inputs are differentiated, and the backward output holding each gradient */
+  /** which forward inputs are differentiated, and the backward output holding each gradient (inputs a case leaves out are skipped) */
   wrt: Record<string, string>;
   /** the forward output the upstream gradient flows into */
   of: string;
