@@ -4,11 +4,23 @@ import type { AnyOpSpec } from './types';
 import { gemmSpecs } from './gemm';
 import { convSpecs } from './conv';
 import { poolSpecs } from './pool';
+import { eltwiseSpecs } from './eltwise';
+import { reduceSpecs } from './reduce';
+import { lossSpecs } from './loss';
+import { optimSpecs } from './optim';
+import { randomSpecs } from './random';
+import { dataSpecs } from './data';
 
 export const allSpecs: AnyOpSpec[] = [
   ...gemmSpecs,
   ...convSpecs,
   ...poolSpecs,
+  ...eltwiseSpecs,
+  ...reduceSpecs,
+  ...lossSpecs,
+  ...optimSpecs,
+  ...randomSpecs,
+  ...dataSpecs,
 ];
 
 /** the spec of an op by name */

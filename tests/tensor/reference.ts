@@ -88,21 +88,6 @@ export function linearRef(n: number, inF: number, outF: number, withBias: boolea
   };
 }
 
-/** mean over rows of -log softmax(logits)[label] */
-export function crossEntropyRef(n: number, classes: number, labels: ArrayLike<number>): Ref {
-  return ([z]) => {
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      let mx = -Infinity;
-      for (let j = 0; j < classes; j++) mx = Math.max(mx, z[i * classes + j]);
-      let se = 0;
-      for (let j = 0; j < classes; j++) se += Math.exp(z[i * classes + j] - mx);
-      total += Math.log(se) + mx - z[i * classes + labels[i]];
-    }
-    return Float64Array.of(total / n);
-  };
-}
-
 export interface GradInput {
   data: Float32Array;
   shape: number[];
