@@ -112,6 +112,8 @@ const SHAPES: Array<[ConvShape, string?]> = [
   [convShape(3, 3, 13, 11, 6, 5, 5, 2, 0)],
   [convShape(2, 64, 4, 4, 64, 3, 3, 1, 0)],
   [convShape(4, 7, 9, 10, 5, 3, 2, 2, 1)],
+  [convShape(1, 33, 7, 7, 65, 3, 3, 1, 1)],
+  [convShape(4, 64, 16, 16, 64, 3, 3, 1, 1)],
   // small enough for central differences
   [convShape(1, 2, 5, 6, 3, 3, 3, 1, 1)],
   [convShape(2, 2, 7, 5, 2, 3, 2, [2, 1], [1, 0])],

@@ -50,9 +50,10 @@ function cases(): GemmCase[] {
   for (const [m, n, k] of [[1, 1, 1], [7, 33, 65], [130, 65, 257], [64, 256, 2048], [256, 2048, 64], [129, 127, 131]]) {
     for (const [ta, tb] of TRANSPOSES) for (const beta of [0, 0.5]) out.push(gemmCase(ta, tb, m, n, k, 1.25, beta));
   }
-  // every m, n, k in a set of odd sizes, untransposed
+  // every m, n, k in a set of odd sizes, in every transpose, some with C
   const sizes = [1, 7, 33, 65, 130];
-  for (const m of sizes) for (const n of sizes) for (const k of sizes) out.push(gemmCase(false, false, m, n, k));
+  for (const [ta, tb] of TRANSPOSES)
+    for (const m of sizes) for (const n of sizes) for (const k of sizes) out.push(gemmCase(ta, tb, m, n, k, 1, (m + n + k) % 3 === 0 ? 0.5 : 0));
   // random transposes, alphas and betas (a fixed draw)
   const rng = caseRng('gemm cases', 0);
   for (const [ta, tb] of TRANSPOSES) {
@@ -65,7 +66,7 @@ function cases(): GemmCase[] {
   // the linear layers of the models at batch 1 and 64: forward x W^T, the
   // weight gradient dY^T x, the input gradient dY W
   for (const batch of [1, 64]) {
-    for (const [inF, outF, name] of [[2048, 256, 'seedcnn fc1'], [256, 10, 'seedcnn fc2'], [4096, 512, 'ptcnn fc1'], [512, 10, 'ptcnn fc2']] as const) {
+    for (const [inF, outF, name] of [[2048, 256, 'seedcnn fc1'], [256, 10, 'seedcnn fc2'], [4096, 512, 'ptcnn fc1'], [512, 10, 'ptcnn fc2'], [4096, 256, 'fc 4096->256']] as const) {
       out.push(gemmCase(false, true, batch, outF, inF, 1, 0, `${name} fwd`));
       out.push(gemmCase(true, false, outF, inF, batch, 1, 0, `${name} dW`));
       out.push(gemmCase(false, false, batch, inF, outF, 1, 0, `${name} dX`));

@@ -107,6 +107,7 @@ const CASES: PoolCase[] = [
   { s: poolShape(64, 16, 32, 32, 2, 2) },
   { s: poolShape(3, 5, 7, 9, 2, 2) },
   { s: poolShape(2, 3, 32, 32, 2, 2) },
+  { s: poolShape(2, 16, 32, 32, 2, 2) },
   // overlapping, padded, odd and non-square windows, batch 1
   { s: poolShape(1, 1, 1, 1, 1, 1) },
   { s: poolShape(2, 3, 11, 10, 3, 3, 2, 1) },

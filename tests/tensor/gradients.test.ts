@@ -8,23 +8,10 @@ import {
 import { expectClose, TOL } from '../helpers/compare';
 import { Rng } from '../helpers/rng';
 import {
-  awayFromZero, checkGradients, conv2dRef, distinctValues, linearRef, matmulRef, poolRef, type Ref,
+  addRef, awayFromZero, checkGradients, conv2dRef, crossEntropyRef, distinctValues, linearRef, matmulRef, mulRef, poolRef,
+  reluRef, scaleRef, subRef, sumRef,
 } from './reference';
-import * as eltwise from '../../src/spec/eltwise';
-import { sumAxis } from '../../src/spec/reduce';
-import { softmaxXentRef } from '../../src/spec/loss';
 import { dropoutMaskRef } from '../../src/spec/random';
-
-// the forward references of the op specs, as the tensor ops call them
-const addRef: Ref = ([a, b]) => eltwise.add.reference({ n: a.length }, { a, b }).out as Float64Array;
-const subRef: Ref = ([a, b]) => eltwise.axpby.reference({ n: a.length, alpha: 1, beta: -1 }, { a, b }).out as Float64Array;
-const mulRef: Ref = ([a, b]) => eltwise.mul.reference({ n: a.length }, { a, b }).out as Float64Array;
-const scaleRef = (alpha: number): Ref => ([x]) => eltwise.scale.reference({ n: x.length, alpha }, { x }).out as Float64Array;
-const reluRef: Ref = ([x]) => eltwise.reluForward.reference({ n: x.length }, { x }).y as Float64Array;
-const sumRef: Ref = ([x]) => sumAxis.reference({ outer: 1, reduce: x.length, inner: 1 }, { x }).y as Float64Array;
-/** mean over rows of -log softmax(logits)[label] */
-const crossEntropyRef = (n: number, classes: number, labels: ArrayLike<number>): Ref => ([z]) =>
-  Float64Array.of(softmaxXentRef(n, classes, z, labels).loss);
 
 describe('gradients of the elementwise ops', () => {
   const rng = new Rng(11);
