@@ -28,69 +28,52 @@ export function convShape(
   return { n, c, h, w, k, r, s, strideH, strideW, padH, padW, p, q };
 }
 
-export function conv2dRef(s: ConvShape, x: Vec, w: Vec, bias: Vec | null): Float64Array {
-  const y = new Float64Array(s.n * s.k * s.p * s.q);
+/**
+ * calls f(xi, wi, yi) for every product x[xi] * w[wi] that adds into y[yi]:
+ * the definition of the convolution, which the three references share
+ */
+function forEachTap(s: ConvShape, f: (xi: number, wi: number, yi: number) => void): void {
   for (let n = 0; n < s.n; n++)
     for (let k = 0; k < s.k; k++)
       for (let op = 0; op < s.p; op++)
         for (let oq = 0; oq < s.q; oq++) {
-          let acc = bias ? bias[k] : 0;
+          const yi = ((n * s.k + k) * s.p + op) * s.q + oq;
           for (let c = 0; c < s.c; c++)
             for (let r = 0; r < s.r; r++) {
               const ih = op * s.strideH - s.padH + r;
-              if (ih < 0 || ih >= s.h) continue;
+              if (ih < 0 || ih >= s.h) continue; // padding: zeros
               for (let t = 0; t < s.s; t++) {
                 const iw = oq * s.strideW - s.padW + t;
                 if (iw < 0 || iw >= s.w) continue;
-                acc += x[((n * s.c + c) * s.h + ih) * s.w + iw] * w[((k * s.c + c) * s.r + r) * s.s + t];
+                f(((n * s.c + c) * s.h + ih) * s.w + iw, ((k * s.c + c) * s.r + r) * s.s + t, yi);
               }
             }
-          y[((n * s.k + k) * s.p + op) * s.q + oq] = acc;
         }
+}
+
+/** y = x * w (+ bias per output channel) */
+export function conv2dRef(s: ConvShape, x: Vec, w: Vec, bias: Vec | null): Float64Array {
+  const plane = s.p * s.q;
+  const y = new Float64Array(s.n * s.k * plane);
+  if (bias) for (let i = 0; i < y.length; i++) y[i] = bias[Math.floor(i / plane) % s.k];
+  forEachTap(s, (xi, wi, yi) => (y[yi] += x[xi] * w[wi]));
   return y;
 }
 
+/** dx = the transpose of the convolution applied to dy */
 export function conv2dBackwardInputRef(s: ConvShape, dy: Vec, w: Vec): Float64Array {
   const dx = new Float64Array(s.n * s.c * s.h * s.w);
-  for (let n = 0; n < s.n; n++)
-    for (let k = 0; k < s.k; k++)
-      for (let op = 0; op < s.p; op++)
-        for (let oq = 0; oq < s.q; oq++) {
-          const g = dy[((n * s.k + k) * s.p + op) * s.q + oq];
-          for (let c = 0; c < s.c; c++)
-            for (let r = 0; r < s.r; r++) {
-              const ih = op * s.strideH - s.padH + r;
-              if (ih < 0 || ih >= s.h) continue;
-              for (let t = 0; t < s.s; t++) {
-                const iw = oq * s.strideW - s.padW + t;
-                if (iw < 0 || iw >= s.w) continue;
-                dx[((n * s.c + c) * s.h + ih) * s.w + iw] += g * w[((k * s.c + c) * s.r + r) * s.s + t];
-              }
-            }
-        }
+  forEachTap(s, (xi, wi, yi) => (dx[xi] += dy[yi] * w[wi]));
   return dx;
 }
 
+/** dw = dy correlated with x; db = dy summed per output channel */
 export function conv2dBackwardWeightRef(s: ConvShape, x: Vec, dy: Vec): { dw: Float64Array; db: Float64Array } {
   const dw = new Float64Array(s.k * s.c * s.r * s.s);
   const db = new Float64Array(s.k);
-  for (let n = 0; n < s.n; n++)
-    for (let k = 0; k < s.k; k++)
-      for (let op = 0; op < s.p; op++)
-        for (let oq = 0; oq < s.q; oq++) {
-          const g = dy[((n * s.k + k) * s.p + op) * s.q + oq];
-          db[k] += g;
-          for (let c = 0; c < s.c; c++)
-            for (let r = 0; r < s.r; r++) {
-              const ih = op * s.strideH - s.padH + r;
-              if (ih < 0 || ih >= s.h) continue;
-              for (let t = 0; t < s.s; t++) {
-                const iw = oq * s.strideW - s.padW + t;
-                if (iw < 0 || iw >= s.w) continue;
-                dw[((k * s.c + c) * s.r + r) * s.s + t] += g * x[((n * s.c + c) * s.h + ih) * s.w + iw];
-              }
-            }
-        }
+  forEachTap(s, (xi, wi, yi) => (dw[wi] += dy[yi] * x[xi]));
+  const plane = s.p * s.q;
+  for (let i = 0; i < s.n * s.k * plane; i++) db[Math.floor(i / plane) % s.k] += dy[i];
   return { dw, db };
 }
 

@@ -26,33 +26,42 @@ export function poolShape(
   return { n, c, h, w, kh, kw, strideH, strideW, padH, padW, p, q };
 }
 
-/** max pooling: y and, per output, the plane index (ih*w + iw) of the first maximum */
-export function maxpool2dRef(s: PoolShape, x: Vec): { y: Float64Array; argmax: Int32Array } {
-  const y = new Float64Array(s.n * s.c * s.p * s.q);
-  const argmax = new Int32Array(y.length);
+/**
+ * calls f(xi, yi) for every input element in the window of output y[yi], the
+ * windows in output order and each window row by row; padding is skipped
+ */
+function forEachWindowElement(s: PoolShape, f: (xi: number, yi: number) => void): void {
   for (let pl = 0; pl < s.n * s.c; pl++)
     for (let op = 0; op < s.p; op++)
       for (let oq = 0; oq < s.q; oq++) {
-        let best = -Infinity, at = -1;
+        const yi = (pl * s.p + op) * s.q + oq;
         for (let i = 0; i < s.kh; i++) {
           const ih = op * s.strideH - s.padH + i;
           if (ih < 0 || ih >= s.h) continue;
           for (let j = 0; j < s.kw; j++) {
             const iw = oq * s.strideW - s.padW + j;
-            if (iw < 0 || iw >= s.w) continue;
-            const v = x[pl * s.h * s.w + ih * s.w + iw];
-            if (at < 0 || v > best) {
-              best = v;
-              at = ih * s.w + iw;
-            }
+            if (iw >= 0 && iw < s.w) f((pl * s.h + ih) * s.w + iw, yi);
           }
         }
-        y[(pl * s.p + op) * s.q + oq] = best;
-        argmax[(pl * s.p + op) * s.q + oq] = at;
       }
+}
+
+/** max pooling: y and, per output, the plane index (ih*w + iw) of the first maximum */
+export function maxpool2dRef(s: PoolShape, x: Vec): { y: Float64Array; argmax: Int32Array } {
+  const y = new Float64Array(s.n * s.c * s.p * s.q).fill(-Infinity);
+  const argmax = new Int32Array(y.length).fill(-1);
+  const plane = s.h * s.w;
+  forEachWindowElement(s, (xi, yi) => {
+    // strictly greater: the first of equal maxima stays
+    if (argmax[yi] < 0 || x[xi] > y[yi]) {
+      y[yi] = x[xi];
+      argmax[yi] = xi % plane;
+    }
+  });
   return { y, argmax };
 }
 
+/** each dy goes to the input its window's maximum came from */
 export function maxpool2dBackwardRef(s: PoolShape, dy: Vec, argmax: ArrayLike<number>): Float64Array {
   const dx = new Float64Array(s.n * s.c * s.h * s.w);
   for (let pl = 0; pl < s.n * s.c; pl++)
@@ -63,38 +72,14 @@ export function maxpool2dBackwardRef(s: PoolShape, dy: Vec, argmax: ArrayLike<nu
 /** average pooling, padding counted as zeros in the divisor kh*kw */
 export function avgpool2dRef(s: PoolShape, x: Vec): Float64Array {
   const y = new Float64Array(s.n * s.c * s.p * s.q);
-  for (let pl = 0; pl < s.n * s.c; pl++)
-    for (let op = 0; op < s.p; op++)
-      for (let oq = 0; oq < s.q; oq++) {
-        let sum = 0;
-        for (let i = 0; i < s.kh; i++) {
-          const ih = op * s.strideH - s.padH + i;
-          if (ih < 0 || ih >= s.h) continue;
-          for (let j = 0; j < s.kw; j++) {
-            const iw = oq * s.strideW - s.padW + j;
-            if (iw >= 0 && iw < s.w) sum += x[pl * s.h * s.w + ih * s.w + iw];
-          }
-        }
-        y[(pl * s.p + op) * s.q + oq] = sum / (s.kh * s.kw);
-      }
-  return y;
+  forEachWindowElement(s, (xi, yi) => (y[yi] += x[xi]));
+  return y.map((v) => v / (s.kh * s.kw));
 }
 
+/** each dy spread evenly over its whole window (padding included, so it gets its share and drops it) */
 export function avgpool2dBackwardRef(s: PoolShape, dy: Vec): Float64Array {
   const dx = new Float64Array(s.n * s.c * s.h * s.w);
-  for (let pl = 0; pl < s.n * s.c; pl++)
-    for (let op = 0; op < s.p; op++)
-      for (let oq = 0; oq < s.q; oq++) {
-        const g = dy[(pl * s.p + op) * s.q + oq] / (s.kh * s.kw);
-        for (let i = 0; i < s.kh; i++) {
-          const ih = op * s.strideH - s.padH + i;
-          if (ih < 0 || ih >= s.h) continue;
-          for (let j = 0; j < s.kw; j++) {
-            const iw = oq * s.strideW - s.padW + j;
-            if (iw >= 0 && iw < s.w) dx[pl * s.h * s.w + ih * s.w + iw] += g;
-          }
-        }
-      }
+  forEachWindowElement(s, (xi, yi) => (dx[xi] += dy[yi] / (s.kh * s.kw)));
   return dx;
 }
 
