@@ -7,7 +7,8 @@ import { describe, it } from 'vitest';
 import type { ConvShape, PoolShape } from '../../src/native';
 import { TOL, expectClose, expectExact } from '../helpers/compare';
 import { addon, cudaAvailable, cudaReason, Scope, useScopes } from '../helpers/native';
-import { convShape, poolShape } from '../helpers/reference';
+import { convShape } from '../../src/spec/conv';
+import { poolShape } from '../../src/spec/pool';
 import { Rng } from '../helpers/rng';
 
 const scopes = useScopes();
