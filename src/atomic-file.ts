@@ -5,6 +5,7 @@
 import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
+import { makeDirectory } from './make-directory';
 
 // the one naming scheme of every temporary cudalab writes: .<target's name>.<12 hex>.tmp
 const TEMPORARY_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
@@ -46,8 +47,18 @@ export function removeTemporaries(dir: string, options: { recursive?: boolean } 
   return removed;
 }
 
+/**
+ * for tests only: a process whose CUDALAB_TEST_KILL_AT names `point` kills
+ * itself here with SIGKILL, as a crash or kill -9 would, leaving what an
+ * interrupted write leaves. 'before-rename': a complete temporary, not yet
+ * renamed over its target.
+ */
+export function testKillPoint(point: 'before-rename'): void {
+  if (process.env.CUDALAB_TEST_KILL_AT === point) process.kill(process.pid, 'SIGKILL');
+}
+
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  makeDirectory(path.dirname(path.resolve(file)));
   const tmp = tempPathBeside(file);
   try {
     const fd = fs.openSync(tmp, 'w');

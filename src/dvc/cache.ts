@@ -28,10 +28,13 @@ export class Cache {
     return fs.existsSync(this.objectPath(oid, legacy));
   }
 
-  /** a temporary name inside the cache, so finished objects rename into place */
-  tempPath(): string {
-    fs.mkdirSync(this.dir, { recursive: true });
-    return tempPathBeside(path.join(this.dir, 'incoming'));
+  /**
+   * what a write of not yet hashed content is named after: its temporary
+   * (.incoming.<hex>.tmp) lies in the cache, so the finished object renames
+   * into place on the same file system
+   */
+  incomingTarget(): string {
+    return path.join(this.dir, 'incoming');
   }
 
   /** moves a finished, verified temporary file in as object `oid` */
@@ -43,7 +46,7 @@ export class Cache {
 
   /** copies a workspace file in; returns its hash and size under `name` */
   async insertFile(src: string, name: HashName, onBytes?: (n: number) => void): Promise<{ md5: string; size: number }> {
-    const written = await copyToTemp(src, this.tempPath(), name, onBytes);
+    const written = await copyToTemp(src, this.incomingTarget(), name, onBytes);
     try {
       this.commit(written, written.md5, name === 'md5-dos2unix');
     } catch (err) {

@@ -9,7 +9,7 @@ import { Readable, Transform } from 'stream';
 import { pipeline } from 'stream/promises';
 import { DvcError } from './errors';
 import { HashName, LEGACY_CHUNK_SIZE, ObjectHasher } from './hash';
-import { tempPathBeside } from '../atomic-file';
+import { tempPathBeside, testKillPoint } from '../atomic-file';
 
 export interface WrittenTemp {
   tmp: string; // the complete temporary file, not yet at its final name
@@ -62,6 +62,7 @@ export function copyToTemp(src: string, target: string, name: HashName, onBytes?
 export function commitTemp(tmp: string, target: string, mode?: number): void {
   try {
     if (mode !== undefined) fs.chmodSync(tmp, mode);
+    testKillPoint('before-rename');
     fs.renameSync(tmp, target);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

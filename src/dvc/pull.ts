@@ -6,9 +6,11 @@
 // what the .dvc file records are only overwritten with --force.
 import fs from 'fs';
 import path from 'path';
-import { resolveRemote } from './config';
+import { remoteSection, resolveRemote } from './config';
 import { DvcError } from './errors';
 import { commitTemp, copyToTemp, discardTemp } from './fsutil';
+import { assertInsideRepo } from './inside-repo';
+import { removeLeftoverTemporaries } from './leftovers';
 import { runPool } from './pool';
 import { Progress, ProgressSink } from './progress';
 import { S3Remote } from './remote-s3';
@@ -39,6 +41,9 @@ interface Wanted {
 
 export async function pull(repo: Repo, targets: string[], options: PullOptions = {}): Promise<PullResult> {
   const outs = collectOuts(repo, targets, options.cwd);
+  removeLeftoverTemporaries(repo, outs);
+  // a misspelt --remote is an error even when nothing needs the remote
+  if (options.remote !== undefined) remoteSection(repo.config, options.remote);
   const remotes = new RemotePool((name) => new S3Remote(resolveRemote(repo.config, name)));
   const jobs = options.jobs ?? 4;
   const missing: string[] = [];
@@ -78,6 +83,9 @@ export async function pull(repo: Repo, targets: string[], options: PullOptions =
         continue;
       }
       for (const entryRef of entryRefs(out, entries)) {
+        // the relpaths are safe as written (see manifest.ts); a symbolic link
+        // in the workspace folder could still lead out of the repository
+        assertInsideRepo(repo.root, entryRef.workspace, `${out.dvcFile.file}: ${entryRef.label} (listed in ${ref.oid})`);
         wanted.push({ ref: entryRef, remoteName, state: await fileState(entryRef.workspace, entryRef.oid, entryRef.name) });
       }
     }

@@ -2,7 +2,7 @@
 // stopped:
 //   checkpoint-epoch-N.safetensors            the model's weights under PyTorch's names
 //                                             (torch's load_state_dict takes them as they are)
-//   checkpoint-epoch-N.optimizer.safetensors  Adam's m and v, keyed "m.3", "v.3" by parameter index
+//   checkpoint-epoch-N.optimizer.safetensors  the optimizer's buffers, keyed by parameter index (Adam's "m.3", "v.3")
 //   checkpoint-epoch-N.json                   optimizer step and settings, both generators'
 //                                             (seed, offset), the loader position, the metrics so far
 // the .json is written last: a checkpoint counts only once it is there, so a
@@ -27,7 +27,8 @@ export interface CheckpointSidecar {
   weights: string;
   optimizer: {
     file: string;
-    type: 'adam';
+    /** the run config's optimizer: adam, sgd */
+    type: string;
     step: number;
     hyper: Record<string, number | boolean>;
     /** buffer key -> the parameter's name, for people reading the file */
@@ -62,6 +63,7 @@ export interface CheckpointState {
   modelName: string;
   model: Module;
   optimizer: Optimizer;
+  optimizerName: string;
   rng: { model: GeneratorState; data: GeneratorState };
   batchesPerEpoch: number;
   metrics: EpochMetrics[];
@@ -84,7 +86,7 @@ export function saveCheckpoint(runDir: string, s: CheckpointState): CheckpointSi
     epoch: s.epoch,
     model: s.modelName,
     weights: path.basename(files.weights),
-    optimizer: { file: path.basename(files.optimizer), type: 'adam', step: opt.step, hyper: opt.hyper, buffers: bufferNames },
+    optimizer: { file: path.basename(files.optimizer), type: s.optimizerName, step: opt.step, hyper: opt.hyper, buffers: bufferNames },
     rng: s.rng,
     loader: { epoch: s.epoch, next_batch: 0, batches_per_epoch: s.batchesPerEpoch },
     metrics: s.metrics,

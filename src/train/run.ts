@@ -7,7 +7,7 @@ import { native } from '../native';
 import { modelNames } from '../models';
 import { ensureCifar10 } from '../data/download';
 import { loadCifar10, type Cifar10 } from '../data/cifar10';
-import { ConfigError, checkPositiveInt, makeRunConfig, parseRunConfig, resolveDevice, type DeviceChoice, type RunConfig, type TrainRequest } from './config';
+import { ConfigError, checkField, makeRunConfig, parseRunConfig, resolveDevice, type DeviceChoice, type RunConfig, type RunSettings } from './config';
 import { CONFIG_FILE, SUMMARY_FILE, type RunSummary } from './metrics';
 import { Progress } from './progress';
 import { trainRun, type StepInfo, type TrainData } from './trainer';
@@ -47,7 +47,7 @@ export function runDirOf(out: string, name: string): string {
 }
 
 /** a fresh run: writes out/name/ from scratch */
-export async function startRun(req: TrainRequest, hooks: RunHooks = {}): Promise<RunSummary> {
+export async function startRun(req: RunSettings, hooks: RunHooks = {}): Promise<RunSummary> {
   const device = deviceFor(req.device);
   const config = makeRunConfig(req, device, VERSION);
   const runDir = runDirOf(req.out, req.name);
@@ -65,6 +65,8 @@ export interface ResumeOverrides {
   /** the data set moved */
   data?: string;
   download?: boolean;
+  /** a different checkpoint retention */
+  keepCheckpoints?: number | 'all';
 }
 
 /** reads runDir/config.json; errors name the file and field */
@@ -91,11 +93,12 @@ export async function resumeRun(runDir: string, overrides: ResumeOverrides = {},
   const config: RunConfig = { ...saved };
   if (overrides.device !== undefined) {
     config.device = deviceFor(overrides.device);
-    config.device_requested = overrides.device;
+    config.deviceRequested = overrides.device;
   } else {
     config.device = deviceFor(saved.device);
   }
-  if (overrides.epochs !== undefined) config.epochs = checkPositiveInt(overrides.epochs, '--epochs', 100_000);
+  if (overrides.epochs !== undefined) config.epochs = checkField('epochs', overrides.epochs, '--epochs');
+  if (overrides.keepCheckpoints !== undefined) config.keepCheckpoints = checkField('keepCheckpoints', overrides.keepCheckpoints, '--keep-checkpoints');
   if (overrides.data !== undefined) config.data = path.resolve(overrides.data);
   const summaryFile = path.join(runDir, SUMMARY_FILE);
   if (fs.existsSync(summaryFile)) {

@@ -56,7 +56,7 @@ describe('cudalab check-ops', () => {
 
   it.skipIf(!cuda.available)('cuda matches the cpu backend on every op (GPU only)', () => {
     const failed = checkBackends('cuda', 'cpu').filter((r) => !r.ok);
-    expect(failed.map((r) => `${r.op} ${r.shape}: ${r.relError}`)).toEqual([]);
+    expect(failed.map(formatResult)).toEqual([]);
   }, 300_000);
 });
 

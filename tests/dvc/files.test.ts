@@ -179,7 +179,7 @@ describe('add', () => {
     fs.writeFileSync(path.join(dir, 'd', 'x'), 'x');
     await addPath(repo, 'd', { cwd: dir, progress: null });
     await expect(addPath(repo, 'd/x', { cwd: dir, progress: null })).rejects.toThrow('d/x: inside d, which d.dvc already tracks');
-    await expect(addPath(repo, '.', { cwd: dir, progress: null })).rejects.toThrow(/not its root/);
+    await expect(addPath(repo, '.', { cwd: dir, progress: null })).rejects.toThrow(/not a path inside it/);
     fs.mkdirSync(path.join(dir, 'outer', 'inner'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'outer', 'inner', 'y'), 'y');
     await addPath(repo, 'outer/inner', { cwd: dir, progress: null });
