@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NativeError } from '../../src/native';
 import { addon, cudaAvailable, cudaReason, useScopes } from '../helpers/native';
-import { convShape, poolShape } from '../helpers/reference';
+import { convShape } from '../../src/spec/conv';
+import { poolShape } from '../../src/spec/pool';
 
 const scopes = useScopes();
 

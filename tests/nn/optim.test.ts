@@ -6,12 +6,12 @@ import { Adam, CudalabError, SGD, Tensor, keep, tidy } from '../../src';
 import { createOptimizer, type Optimizer } from '../../src/optim';
 import { expectClose, TOL } from '../helpers/compare';
 import { Rng } from '../helpers/rng';
-import { adamStepRef, sgdStepRef, type AdamConfig, type SgdConfig } from '../helpers/reference';
+import { adamStepRef, sgdStepRef, type AdamConfig, type SgdConfig } from '../../src/spec/optim';
 
 type AdamHyper = AdamConfig;
 type SgdHyper = SgdConfig;
 
-// the optimizer references of tests/helpers (torch.optim's single-tensor
+// the optimizer references of the op specs (torch.optim's single-tensor
 // updates in float64), driven over a whole gradient sequence
 function adamReference(p0: Float32Array, grads: Float32Array[], h: AdamHyper): Float64Array {
   const p = Float64Array.from(p0);
