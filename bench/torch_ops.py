@@ -1,9 +1,18 @@
 #!/usr/bin/env python3
 """times the `cudalab bench` cases through PyTorch on the same GPU, for the
 ratio column of `cudalab bench --compare-torch`. reads a JSON list of case
-specs on stdin, prints a JSON list of median milliseconds (null where an op
-has no counterpart). fp32 throughout: tf32 is switched off so the comparison
-is like for like."""
+specs on stdin, prints {"torch", "device", "ms", "what"}: per case the median
+milliseconds (null where an op has no counterpart) and what PyTorch ran for it.
+fp32 throughout: tf32 is switched off so the comparison is like for like.
+
+cudalab's softmax_xent and adam cases are one or two addon calls that do the
+whole job in fused kernels. timing PyTorch's everyday spelling of them
+(F.cross_entropy + loss.backward() through autograd, optimizer.step() in
+Python) would mostly time PyTorch's Python and autograd overhead, so they are
+compared against PyTorch's own fused paths: the loss and its gradient written
+out and compiled by torch.compile, and the fused Adam kernel that
+Adam(fused=True) runs, called directly. where those are not available the
+fallback is named in "what"."""
 import json
 import statistics
 import sys
@@ -53,6 +62,8 @@ def rnd(*shape):
 
 
 def case_fn(s):
+    """(the function to time, what it runs in PyTorch's words), or None where
+    PyTorch has no counterpart"""
     op = s["op"]
     if op == "gemm":
         a = rnd(s["k"], s["m"]) if s["ta"] else rnd(s["m"], s["k"])
@@ -60,48 +71,96 @@ def case_fn(s):
         c = torch.empty(s["m"], s["n"], device=dev)
         aa = a.t() if s["ta"] else a
         bb = b.t() if s["tb"] else b
-        return lambda: torch.mm(aa, bb, out=c)
+        return (lambda: torch.mm(aa, bb, out=c)), "torch.mm (cuBLAS)"
     if op.startswith("conv2d"):
         n, c, h, k, r, pad = s["n"], s["c"], s["h"], s["k"], s["r"], s["pad"]
         x, w, bias = rnd(n, c, h, h), rnd(k, c, r, r), rnd(k)
         p = h + 2 * pad - r + 1
         dy = rnd(n, k, p, p)
         if op == "conv2d":
-            return lambda: F.conv2d(x, w, bias, padding=pad)
+            return (lambda: F.conv2d(x, w, bias, padding=pad)), "F.conv2d (cuDNN)"
         if op == "conv2d_bwd_input":
-            return lambda: torch.nn.grad.conv2d_input(x.shape, w, dy, padding=pad)
-        return lambda: (torch.nn.grad.conv2d_weight(x, w.shape, dy, padding=pad), dy.sum((0, 2, 3)))
+            return (lambda: torch.nn.grad.conv2d_input(x.shape, w, dy, padding=pad)), "torch.nn.grad.conv2d_input (cuDNN)"
+        return ((lambda: (torch.nn.grad.conv2d_weight(x, w.shape, dy, padding=pad), dy.sum((0, 2, 3)))),
+                "torch.nn.grad.conv2d_weight (cuDNN) and the bias gradient")
     if op in ("maxpool2d", "maxpool2d_bwd", "relu"):
         x = rnd(s["n"], s["c"], s["h"], s["h"])
         if op == "relu":
-            return lambda: torch.relu(x)
+            return (lambda: torch.relu(x)), "torch.relu"
         y, idx = F.max_pool2d(x, 2, 2, return_indices=True)
         if op == "maxpool2d":
-            return lambda: F.max_pool2d(x, 2, 2, return_indices=True)
-        return lambda: torch.ops.aten.max_pool2d_with_indices_backward(y, x, [2, 2], [2, 2], [0, 0], [1, 1], False, idx)
+            return (lambda: F.max_pool2d(x, 2, 2, return_indices=True)), "F.max_pool2d with indices"
+        return ((lambda: torch.ops.aten.max_pool2d_with_indices_backward(y, x, [2, 2], [2, 2], [0, 0], [1, 1], False, idx)),
+                "aten.max_pool2d_with_indices_backward")
     if op == "softmax_xent":
-        logits = rnd(s["n"], s["classes"]).requires_grad_()
-        labels = torch.arange(s["n"], device=dev) * 7 % s["classes"]
-
-        def run():
-            loss = F.cross_entropy(logits, labels)
-            loss.backward()
-        return run
+        return xent_case(s["n"], s["classes"])
     if op == "adam":
-        p = torch.nn.Parameter(rnd(s["params"]))
-        p.grad = rnd(s["params"])
-        opt = torch.optim.Adam([p], lr=1e-3)
-        return opt.step
+        return adam_case(s["params"])
     return None
+
+
+def xent_case(n, classes):
+    """the mean softmax cross-entropy and its gradient with respect to the
+    logits, as cudalab's forward and backward kernels compute them"""
+    logits = rnd(n, classes)
+    labels = torch.arange(n, device=dev) * 7 % classes
+
+    def loss_and_grad(x, y):
+        logp = torch.log_softmax(x, 1)
+        loss = -logp.gather(1, y[:, None]).mean()
+        grad = (logp.exp() - F.one_hot(y, classes).to(x.dtype)) / x.shape[0]
+        return loss, grad
+
+    # the same numbers as autograd's, or the timing means nothing
+    x = logits.clone().requires_grad_()
+    F.cross_entropy(x, labels).backward()
+    try:
+        compiled = torch.compile(loss_and_grad, fullgraph=True, dynamic=False)
+        loss, grad = compiled(logits, labels)
+        torch.testing.assert_close(grad, x.grad)
+        return (lambda: compiled(logits, labels)), "loss and gradient written out, torch.compile"
+    except Exception as e:  # no compiler toolchain (triton), or an old torch
+        print(f"torch_ops: torch.compile unavailable for the loss ({type(e).__name__}: {e}); timing it eagerly", file=sys.stderr)
+    loss, grad = loss_and_grad(logits, labels)
+    torch.testing.assert_close(grad, x.grad)
+    return (lambda: loss_and_grad(logits, labels)), "loss and gradient written out, eager (no autograd)"
+
+
+def adam_case(params):
+    """one Adam step over one flat parameter of `params` floats, no weight
+    decay, as cudalab's adam kernel takes it"""
+    p = rnd(params)
+    g = rnd(params)
+    m = torch.zeros_like(p)
+    v = torch.zeros_like(p)
+    # the fused kernel reads the step count from the device (float32), as
+    # Adam(fused=True) keeps it; Adam(fused=True).step() increments it first
+    step = torch.zeros((), device=dev, dtype=torch.float32)
+
+    def fused():
+        torch._foreach_add_([step], 1)
+        torch._fused_adam_([p], [g], [m], [v], [], [step], lr=1e-3, beta1=0.9, beta2=0.999,
+                           weight_decay=0.0, eps=1e-8, amsgrad=False, maximize=False)
+    try:
+        fused()
+        torch.cuda.synchronize()
+        return fused, "torch._fused_adam_ called directly (the kernel of Adam(fused=True)), and the step increment"
+    except (AttributeError, TypeError, RuntimeError) as e:  # the private op's signature moves between versions
+        print(f"torch_ops: torch._fused_adam_ not callable here ({type(e).__name__}: {e}); timing Adam(fused=True).step()", file=sys.stderr)
+    param = torch.nn.Parameter(p)
+    param.grad = g
+    opt = torch.optim.Adam([param], lr=1e-3, fused=True)
+    return opt.step, "torch.optim.Adam(fused=True).step(), with the optimizer's Python"
 
 
 def main():
     specs = json.load(sys.stdin)
-    out = []
+    ms, what = [], []
     for s in specs:
-        fn = case_fn(s)
-        out.append(None if fn is None else timed(fn))
-    json.dump({"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "ms": out}, sys.stdout)
+        case = case_fn(s)
+        ms.append(None if case is None else timed(case[0]))
+        what.append(None if case is None else case[1])
+    json.dump({"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "ms": ms, "what": what}, sys.stdout)
 
 
 if __name__ == "__main__":

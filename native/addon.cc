@@ -231,7 +231,9 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   int64_t doff = a.offset(3), soff = a.offset(4);
   check_range(a, 0, dst, doff, bytes);
   check_range(a, 1, src, soff, bytes);
-  if (dst == src && doff < soff + bytes && soff < doff + bytes)
+  // compared as addresses, so a view and its parent count as one storage
+  uintptr_t dstart = (uintptr_t)dst->ptr() + doff, sstart = (uintptr_t)src->ptr() + soff;
+  if (dst->device() == src->device() && bytes > 0 && dstart < sstart + bytes && sstart < dstart + bytes)
     a.fail("ERR_ARG", "the source and destination ranges overlap in one storage");
   if (dst->device() == Device::cuda || src->device() == Device::cuda) require_cuda("copy");
   if (bytes == 0) return info.Env().Undefined();
@@ -251,6 +253,16 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
 #endif
   }
   return info.Env().Undefined();
+}
+
+// a storage aliasing part of another (addon.view), e.g. a buffer between guard zones
+Napi::Value View(const Napi::CallbackInfo& info) {
+  Args a(info, "view", {"storage", "byteOffset", "bytes"});
+  Storage* parent = a.storage(0);
+  int64_t offset = a.integer(1, 0, kMaxCount);
+  int64_t bytes = a.integer(2, 0, kMaxCount);
+  check_range(a, 0, parent, offset, bytes);
+  return Storage::NewView(info.Env(), {parent, info[0].As<Napi::Object>(), (size_t)offset, (size_t)bytes});
 }
 
 // ---- shape rules (also exported, so TypeScript asks instead of recomputing) ----
@@ -434,7 +446,8 @@ Napi::Value run_op(const Napi::CallbackInfo& info, const OpSpec& op) {
     if (!out.is_storage() || out.role == Role::in || v[o].s == nullptr) continue;
     for (size_t j = 0; j < op.count; ++j) {
       const ArgSpec& other = op.args[j];
-      if (j == o || !other.is_storage() || v[j].s != v[o].s) continue;
+      // compared as memory, so a view and its parent count as one storage
+      if (j == o || !other.is_storage() || !v[o].s->overlaps(v[j].s)) continue;
       if (other.role != Role::in && j < o) continue;  // that pair was judged from the other side
       if (listed(out.alias, other.name)) continue;
       a.fail("ERR_ARG", a.name(o) + " and " + a.name(j) + " must be different storages (this op does not work in place)");
@@ -648,6 +661,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("write", Write);
   EXPORT("read", Read);
   EXPORT("copy", Copy);
+  EXPORT("view", View);
   EXPORT("convOutputSize", ConvOutputSize);
   EXPORT("poolOutputSize", PoolOutputSize);
   EXPORT("opTable", OpTable);

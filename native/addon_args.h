@@ -185,10 +185,10 @@ class Args {
     need(i, s, n, sizeof(int32_t), what);
   }
 
-  // outputs must not share memory with any other storage argument
+  // outputs must not share memory with any other storage argument (views included)
   void distinct(const Storage* out, size_t out_index, std::initializer_list<std::pair<const Storage*, size_t>> others) const {
     for (const auto& [s, i] : others) {
-      if (s != nullptr && s == out)
+      if (s != nullptr && out != nullptr && out->overlaps(s))
         fail("ERR_ARG", name(out_index) + " and " + name(i) + " must be different storages (this op does not work in place)");
     }
   }

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "error.h"
@@ -65,12 +66,31 @@ inline Napi::Error js_error(Napi::Env env, const std::string& code, const std::s
 
 class Storage : public Napi::ObjectWrap<Storage> {
  public:
+  // defines the class and keeps its constructor, so views can be made from C++
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Storage",
-                       {InstanceAccessor<&Storage::GetDevice>("device"),
-                        InstanceAccessor<&Storage::GetBytes>("bytes"),
-                        InstanceAccessor<&Storage::GetFreed>("freed"),
-                        InstanceMethod<&Storage::Free>("free")});
+    Napi::Function ctor = DefineClass(env, "Storage",
+                                      {InstanceAccessor<&Storage::GetDevice>("device"),
+                                       InstanceAccessor<&Storage::GetBytes>("bytes"),
+                                       InstanceAccessor<&Storage::GetFreed>("freed"),
+                                       InstanceMethod<&Storage::Free>("free")});
+    env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(ctor)));
+    return ctor;
+  }
+
+  // what view() hands the constructor (as an External, which JavaScript cannot make)
+  struct ViewOf {
+    Storage* parent;
+    Napi::Object parent_object;
+    size_t offset;
+    size_t bytes;
+  };
+
+  // a Storage aliasing [offset, offset + bytes) of parent: it owns no memory
+  // and holds a reference to the parent, so the parent outlives it; freeing the
+  // parent makes it freed too. the range is checked by the caller.
+  static Napi::Object NewView(Napi::Env env, ViewOf v) {
+    Napi::FunctionReference* ctor = env.GetInstanceData<Napi::FunctionReference>();
+    return ctor->New({Napi::External<ViewOf>::New(env, &v)});
   }
 
   explicit Storage(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Storage>(info) {
@@ -100,11 +120,26 @@ class Storage : public Napi::ObjectWrap<Storage> {
 
   Device device() const { return device_; }
   size_t bytes() const { return bytes_; }
-  bool freed() const { return freed_; }
+  bool freed() const { return freed_ || (parent_ != nullptr && parent_->freed()); }
   void* ptr() const { return ptr_; }
+
+  // whether the memory of two storages overlaps (a view and its parent, two views of one storage)
+  bool overlaps(const Storage* other) const {
+    if (other == this) return true;
+    if (other == nullptr || bytes_ == 0 || other->bytes_ == 0 || other->device_ != device_) return false;
+    uintptr_t a = (uintptr_t)ptr_, b = (uintptr_t)other->ptr_;
+    return a < b + other->bytes_ && b < a + bytes_;
+  }
 
   void release_memory(napi_env env) {
     if (freed_) return;
+    if (parent_ != nullptr) {  // a view owns nothing: it lets go of its parent
+      freed_ = true;
+      ptr_ = nullptr;
+      parent_ = nullptr;
+      parent_ref_.Reset();
+      return;
+    }
     freed_ = true;
     void* p = ptr_;
     ptr_ = nullptr;
@@ -122,6 +157,16 @@ class Storage : public Napi::ObjectWrap<Storage> {
 
  private:
   void construct(const Napi::CallbackInfo& info) {
+    if (info.Length() == 1 && info[0].IsExternal()) {
+      const ViewOf& v = *info[0].As<Napi::External<ViewOf>>().Data();
+      parent_ = v.parent;
+      parent_ref_ = Napi::Persistent(v.parent_object);
+      device_ = v.parent->device();
+      ptr_ = static_cast<uint8_t*>(v.parent->ptr()) + v.offset;
+      bytes_ = v.bytes;
+      freed_ = false;
+      return;
+    }
     if (info.Length() != 2)
       throw Error("ERR_ARG", "new Storage(device, bytes): expected 2 arguments, got " +
                                  std::to_string(info.Length()));
@@ -173,7 +218,7 @@ class Storage : public Napi::ObjectWrap<Storage> {
     return Napi::Number::New(info.Env(), (double)bytes_);
   }
   Napi::Value GetFreed(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), freed_);
+    return Napi::Boolean::New(info.Env(), freed());
   }
   void Free(const Napi::CallbackInfo& info) {
     try {
@@ -187,6 +232,8 @@ class Storage : public Napi::ObjectWrap<Storage> {
   size_t bytes_ = 0;
   void* ptr_ = nullptr;
   bool freed_ = true;  // nothing to release until construct() succeeds
+  Storage* parent_ = nullptr;        // a view's parent, else null
+  Napi::ObjectReference parent_ref_;  // keeps the parent alive while the view lives
 };
 
 }  // namespace addon

@@ -5,6 +5,8 @@
 import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
+import { makeDirectory } from './make-directory';
+import { testHook } from './test-hooks';
 
 // the one naming scheme of every temporary cudalab writes: .<target's name>.<12 hex>.tmp
 const TEMPORARY_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
@@ -46,8 +48,9 @@ export function removeTemporaries(dir: string, options: { recursive?: boolean } 
   return removed;
 }
 
+
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  makeDirectory(path.dirname(path.resolve(file)));
   const tmp = tempPathBeside(file);
   try {
     const fd = fs.openSync(tmp, 'w');
@@ -58,6 +61,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     } finally {
       fs.closeSync(fd);
     }
+    testHook(`write:${path.basename(file)}`);
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

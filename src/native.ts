@@ -113,6 +113,15 @@ export interface Addon {
   write(dst: NativeStorage, src: ArrayBufferView, dstOffset?: number): void;
   /** storage -> host, waits for queued work. fills dst from src at srcOffset (bytes) */
   read(src: NativeStorage, dst: ArrayBufferView, srcOffset?: number): void;
+  /**
+   * a Storage aliasing `bytes` bytes of `storage` from `byteOffset`: ops given
+   * the view touch only that range of the parent's memory. the view keeps its
+   * parent alive and owns nothing: freeing the view frees nothing, freeing the
+   * parent makes the view unusable (ERR_FREED). used to put guard zones around
+   * a buffer (src/spec/buffers.ts).
+   */
+  view(storage: NativeStorage, byteOffset: number, bytes: number): NativeStorage;
+
   /** storage -> storage, across devices too */
   copy(dst: NativeStorage, src: NativeStorage, bytes: number, dstOffset?: number, srcOffset?: number): void;
 

@@ -1,11 +1,11 @@
 // Tensor: a shape, a dtype and a device over a block of native memory.
 //
-// lifetimes are explicit (DESIGN.md, "Memory"): the GC does not see device
-// memory, so a tensor is freed by dispose() or by the tidy() scope it was
-// created in. views (reshape, flatten, detach) share their storage, which is
-// reference counted and freed when the last tensor on it goes. a
-// FinalizationRegistry frees storage of tensors that were dropped without
-// dispose(), but only as a safety net: it runs when the GC feels like it.
+// lifetimes are explicit: the GC does not see device memory, so a tensor is
+// freed by dispose() or by the tidy() scope it was created in. views (reshape,
+// flatten, detach) share their storage, which is reference counted and freed
+// when the last tensor on it goes. a FinalizationRegistry frees storage of
+// tensors that were dropped without dispose(), but only as a safety net: it
+// runs when the GC feels like it.
 //
 // nothing here waits for the device except item() and toArray().
 import { native, type DeviceName, type NativeStorage } from './native';

@@ -1,11 +1,12 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { native, DeviceName } from '../native';
-import { checkBackends, checkOpNames, OpCheck } from '../check/backends';
+import { checkBackends, checkOpNames } from '../check/backends';
+import { formatResult, type CheckResult } from '../spec/checker';
 
 export function register(program: Command): void {
   program
     .command('check-ops')
-    .description('run every native op on a backend and on the CPU reference with the same random inputs (outputs poisoned with NaN first) and compare: relative error at most 1e-5 in FP32, exact where the op is exact; exits 1 on any mismatch')
+    .description('run every op spec\'s cases on a backend and on the CPU backend with the same random inputs (outputs poisoned with NaN first, every buffer between guard zones) and compare within the spec\'s tolerance: relative error at most 1e-5 in FP32, exact where the op is exact; exits 1 on any mismatch or overwritten guard')
     .option('--device <cuda|cpu>', 'the backend to check against the CPU backend', (v) => {
       if (v !== 'cuda' && v !== 'cpu') throw new InvalidArgumentError(`expected cuda or cpu, got '${v}'`);
       return v as DeviceName;
@@ -22,9 +23,8 @@ export function register(program: Command): void {
         const info = native().cudaInfo();
         if (!info.available) throw new Error(`check-ops --device cuda: CUDA is not available: ${info.reason}`);
       }
-      const print = (r: OpCheck) => {
-        if (opts.json) return;
-        process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.op.padEnd(18)} ${r.shape.padEnd(40)} rel. error ${r.relError.toExponential(2)} (tolerance ${r.tolerance.toExponential(0)})\n`);
+      const print = (r: CheckResult) => {
+        if (!opts.json) process.stdout.write(formatResult(r) + '\n');
       };
       const results = checkBackends(opts.device, 'cpu', opts.ops, print);
       const failed = results.filter((r) => !r.ok);

@@ -1,8 +1,9 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import path from 'path';
 import { addPath } from '../dvc/add';
 import { parseJobs } from '../dvc/pool';
 import { openRepo } from '../dvc/repo';
+import { withSdkNodeWarningCondensed } from '../dvc/sdk-warning';
 
 // push, pull and status load the AWS SDK (large, slow to load): only when one of them runs
 const remoteCommands = () => Promise.all([import('../dvc/push'), import('../dvc/pull'), import('../dvc/status')])
@@ -15,6 +16,15 @@ const remoteCommands = () => Promise.all([import('../dvc/push'), import('../dvc/
 const REPO_HELP = 'run as if started in DIR (like git -C): the repository is found from there, and paths are relative to it';
 const REMOTE_HELP = "remote name from .dvc/config (default: [core] remote, or the output's own 'remote')";
 const JOBS_HELP = 'objects transferred in parallel (1-256)';
+
+// a bad --jobs is a usage error (exit 2), reported before anything runs
+function jobsOption(value: string): number {
+  try {
+    return parseJobs(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
 
 function where(opts: { repo?: string }): string {
   return path.resolve(opts.repo ?? '.');
@@ -47,12 +57,12 @@ export function registerDataVersioning(data: Command): void {
     .description('upload the cached data of tracked outputs to the remote (files first, directory manifests last)')
     .argument('[targets...]', '.dvc files or tracked paths (default: every .dvc file in the repository)')
     .option('-r, --remote <name>', REMOTE_HELP)
-    .option('-j, --jobs <n>', JOBS_HELP, '4')
+    .option('-j, --jobs <n>', JOBS_HELP, jobsOption, 4)
     .option('-C, --repo <dir>', REPO_HELP)
-    .action(async (targets: string[], opts: { remote?: string; jobs: string; repo?: string }) => {
+    .action(async (targets: string[], opts: { remote?: string; jobs: number; repo?: string }) => {
       const cwd = where(opts);
       const { push } = await remoteCommands();
-      const r = await push(openRepo(cwd), targets, { remote: opts.remote, jobs: parseJobs(opts.jobs), cwd });
+      const r = await withSdkNodeWarningCondensed(() => push(openRepo(cwd), targets, { remote: opts.remote, jobs: opts.jobs, cwd }));
       process.stdout.write(`pushed ${r.uploaded} object(s), ${mb(r.bytes)}; ${r.alreadyOnRemote} already on the remote (${r.outputs} output(s))\n`);
     });
 
@@ -61,13 +71,13 @@ export function registerDataVersioning(data: Command): void {
     .description('fetch tracked outputs from the remote, verify every object, and check them out into the workspace')
     .argument('[targets...]', '.dvc files or tracked paths (default: every .dvc file in the repository)')
     .option('-r, --remote <name>', REMOTE_HELP)
-    .option('-j, --jobs <n>', JOBS_HELP, '4')
+    .option('-j, --jobs <n>', JOBS_HELP, jobsOption, 4)
     .option('-f, --force', 'overwrite workspace files that differ from their .dvc files')
     .option('-C, --repo <dir>', REPO_HELP)
-    .action(async (targets: string[], opts: { remote?: string; jobs: string; force?: boolean; repo?: string }) => {
+    .action(async (targets: string[], opts: { remote?: string; jobs: number; force?: boolean; repo?: string }) => {
       const cwd = where(opts);
       const { pull } = await remoteCommands();
-      const r = await pull(openRepo(cwd), targets, { remote: opts.remote, jobs: parseJobs(opts.jobs), force: !!opts.force, cwd });
+      const r = await withSdkNodeWarningCondensed(() => pull(openRepo(cwd), targets, { remote: opts.remote, jobs: opts.jobs, force: !!opts.force, cwd }));
       process.stdout.write(`fetched ${r.fetched} object(s), ${mb(r.bytes)}; checked out ${r.checkedOut} file(s), ${r.upToDate} already up to date\n`);
     });
 
@@ -77,13 +87,13 @@ export function registerDataVersioning(data: Command): void {
     .argument('[targets...]', '.dvc files or tracked paths (default: every .dvc file in the repository)')
     .option('-r, --remote <name>', REMOTE_HELP)
     .option('-l, --local', 'check only the workspace and the cache, not the remote')
-    .option('-j, --jobs <n>', JOBS_HELP, '8')
+    .option('-j, --jobs <n>', JOBS_HELP, jobsOption, 8)
     .option('-C, --repo <dir>', REPO_HELP)
     .addHelpText('after', '\nThe remote is checked when one is named or configured as the default.')
-    .action(async (targets: string[], opts: { remote?: string; local?: boolean; jobs: string; repo?: string }) => {
+    .action(async (targets: string[], opts: { remote?: string; local?: boolean; jobs: number; repo?: string }) => {
       const cwd = where(opts);
       const { status, formatStatus } = await remoteCommands();
-      const results = await status(openRepo(cwd), targets, { remote: opts.remote, local: !!opts.local, jobs: parseJobs(opts.jobs), cwd });
+      const results = await withSdkNodeWarningCondensed(() => status(openRepo(cwd), targets, { remote: opts.remote, local: !!opts.local, jobs: opts.jobs, cwd }));
       process.stdout.write(formatStatus(results));
     });
 }

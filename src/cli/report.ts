@@ -14,6 +14,7 @@ export function register(program: Command): void {
       const folder = readRuns(runsDir);
       const file = opts.out ?? path.join(runsDir, 'report.html');
       writeFileAtomic(file, renderTrainingPage(folder));
+      for (const run of folder.runs) if (run.damaged) process.stderr.write(`warning: run ${run.name} is damaged, shown without its numbers: ${run.damaged.message}\n`);
       process.stdout.write(`wrote ${file}: ${folder.runs.length} run${folder.runs.length === 1 ? '' : 's'}, ${folder.results.length} experiments table${folder.results.length === 1 ? '' : 's'}\n`);
     });
 }

@@ -11,6 +11,7 @@ import * as zlib from 'zlib';
 import { Writable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { DataError } from './errors';
+import { makeDirectory } from '../make-directory';
 
 const BLOCK = 512;
 
@@ -160,11 +161,11 @@ class TarExtractor extends Writable {
       this.meta = [];
     } else if (type === '0' || type === '7' || type === '\0') {
       const target = this.target(name, at);
-      await fs.promises.mkdir(path.dirname(target), { recursive: true });
+      makeDirectory(path.dirname(target));
       this.file = await fs.promises.open(target, 'wx');
       this.files.push(path.relative(this.dest, target));
     } else if (type === '5') {
-      await fs.promises.mkdir(this.target(name, at), { recursive: true });
+      makeDirectory(this.target(name, at));
     }
     // anything else (links, devices, fifos, global pax headers) is skipped
     if (size === 0) await this.finishEntry();

@@ -6,6 +6,16 @@
 // loader and the models want, so a split is one Uint8Array of count*3072
 // bytes. every way a file can be wrong is a DataError naming it: short data
 // is never passed on silently.
+//
+// how many images a file holds is checked too, because a .bin file cut
+// exactly at a record boundary (or a re-pickled batch missing rows) still
+// parses. the rule, for both formats:
+//   - the five training files hold the same count of images, and
+//   - when any file holds the official 10,000, every file must (the official
+//     set is 6 x 10,000); a smaller set (the tests' tiny ones) has equal
+//     training files and a test file of its own size.
+// so one file cut short in the official set, or one training file cut short
+// in any set, is refused, naming the file and its count.
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -15,6 +25,8 @@ import { NumpyArray, PickleValue, pickleText, unpickle } from './pickle';
 export const IMAGE_BYTES = 3 * 32 * 32;
 export const NUM_CLASSES = 10;
 const BIN_RECORD = 1 + IMAGE_BYTES;
+/** images in each file of the official data set (5 training files and the test file) */
+export const OFFICIAL_PER_FILE = 10_000;
 
 export type Cifar10Format = 'py' | 'bin';
 
@@ -24,6 +36,9 @@ export interface Split {
   labels: Uint8Array;
   count: number;
 }
+
+/** one file's images and labels */
+type Batch = { images: Uint8Array; labels: Uint8Array };
 
 export interface Cifar10 {
   classes: string[];
@@ -57,12 +72,45 @@ export function cifar10Layout(format: Cifar10Format): { folder: string; files: s
   return { folder: l.folder, files: [l.meta, ...l.train, l.test] };
 }
 
+// a file that is not there is an answer (no, try elsewhere); a folder that
+// cannot be read is not, and "CIFAR-10 is missing" would send the person to
+// download what is already there. so only ENOENT (and ENOTDIR below `dir`:
+// a file where a batches folder could be) mean no; anything else is an
+// ERR_DATA_ACCESS naming the path and the errno.
+function accessError(p: string, err: unknown, what: string): DataError {
+  const e = err as NodeJS.ErrnoException;
+  return new DataError({
+    file: p,
+    code: 'ERR_DATA_ACCESS',
+    expected: what,
+    got: `${e.code ?? 'an error'} (${e.message})`,
+    cause: err,
+  });
+}
+
 function isFile(p: string): boolean {
   try {
     return fs.statSync(p).isFile();
-  } catch {
-    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw accessError(p, err, 'a readable CIFAR-10 file or folder');
   }
+}
+
+/** false when `dir` does not exist; a DataError when it is not a readable folder */
+function folderExists(dir: string): boolean {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw accessError(dir, err, 'a readable data folder');
+  }
+  if (!st.isDirectory()) {
+    throw new DataError({ file: dir, code: 'ERR_DATA_ACCESS', expected: 'a data folder', got: 'a file (ENOTDIR)' });
+  }
+  return true;
 }
 
 /**
@@ -70,8 +118,11 @@ function isFile(p: string): boolean {
  * cifar-10-batches-py/ or cifar-10-batches-bin/, or the batches folder itself.
  * a folder counts when its meta file is there (missing batches are then
  * reported by loadCifar10). the python layout wins when both are present.
+ * null when it is not there; a DataError (ERR_DATA_ACCESS) when `dir` is a
+ * file or something under it cannot be read (permissions, a symlink loop).
  */
 export function findCifar10(dir: string): { format: Cifar10Format; path: string } | null {
+  if (!folderExists(dir)) return null;
   for (const format of ['py', 'bin'] as const) {
     const layout = LAYOUTS[format];
     const nested = path.join(dir, layout.folder);
@@ -92,7 +143,7 @@ async function readWhole(file: string): Promise<Buffer> {
     if (e.code === 'ENOENT') {
       throw new DataError({ file, expected: 'this CIFAR-10 file to exist', got: 'no such file', code: 'ERR_DATA_MISSING' });
     }
-    throw new DataError({ file, expected: 'a readable file', got: e.message, cause: err });
+    throw accessError(file, err, 'a readable file');
   }
 }
 
@@ -144,7 +195,7 @@ async function readBinMeta(file: string): Promise<string[]> {
 }
 
 /** one python batch: labels (as bytes) and the data rows, checked against each other */
-async function readPyBatch(file: string, classes: number): Promise<{ images: Uint8Array; labels: Uint8Array }> {
+async function readPyBatch(file: string, classes: number): Promise<Batch> {
   const batch = unpickle(await readWhole(file), file);
   const data = field(file, batch, 'data');
   const labelsV = field(file, batch, 'labels');
@@ -170,7 +221,7 @@ async function readPyBatch(file: string, classes: number): Promise<{ images: Uin
 }
 
 /** one binary batch: records of <label byte><3072 pixel bytes> */
-async function readBinBatch(file: string, classes: number): Promise<{ images: Uint8Array; labels: Uint8Array }> {
+async function readBinBatch(file: string, classes: number): Promise<Batch> {
   const buf = await readWhole(file);
   if (buf.length === 0) throw new DataError({ file, expected: `records of ${BIN_RECORD} bytes`, got: 'an empty file' });
   const rows = Math.floor(buf.length / BIN_RECORD);
@@ -194,7 +245,33 @@ async function readBinBatch(file: string, classes: number): Promise<{ images: Ui
   return { images, labels };
 }
 
-function concat(parts: Array<{ images: Uint8Array; labels: Uint8Array }>): Split {
+const nImages = (n: number) => `${n} image${n === 1 ? '' : 's'}`;
+
+// the count rule from the top of this file; `files` and `parts` line up, the
+// test file last
+function checkCounts(files: string[], parts: Batch[]): void {
+  const counts = parts.map((p) => p.labels.length);
+  const train = counts.slice(0, -1);
+  const rule = `the five training files hold the same count, and ${OFFICIAL_PER_FILE} in every file when any holds ${OFFICIAL_PER_FILE} (the official set)`;
+  if (counts.includes(OFFICIAL_PER_FILE)) {
+    const odd = counts.findIndex((c) => c !== OFFICIAL_PER_FILE);
+    if (odd >= 0) {
+      throw new DataError({ file: files[odd], expected: `${nImages(OFFICIAL_PER_FILE)} like the other files (${rule})`, got: nImages(counts[odd]) });
+    }
+    return;
+  }
+  // the count most training files share; the odd ones out are the damaged ones
+  const tally = new Map<number, number>();
+  for (const c of train) tally.set(c, (tally.get(c) ?? 0) + 1);
+  const usual = [...tally.entries()].sort((a, b) => b[1] - a[1])[0][0];
+  const odd = train.findIndex((c) => c !== usual);
+  if (odd >= 0) {
+    throw new DataError({ file: files[odd], expected: `${nImages(usual)} like the other training files (${rule})`, got: nImages(counts[odd]) });
+  }
+  // (a smaller set's test file may hold any count)
+}
+
+function concat(parts: Batch[]): Split {
   if (parts.length === 1) return { images: parts[0].images, labels: parts[0].labels, count: parts[0].labels.length };
   const count = parts.reduce((n, p) => n + p.labels.length, 0);
   const images = new Uint8Array(count * IMAGE_BYTES);
@@ -235,5 +312,6 @@ export async function loadCifar10(dir: string): Promise<Cifar10> {
     Promise.all(layout.train.map((f) => readBatch(at(f), classes.length))),
     Promise.all([readBatch(at(layout.test), classes.length)]),
   ]);
+  checkCounts([...layout.train, layout.test].map(at), [...train, test[0]]);
   return { classes, train: owned(concat(train)), test: owned(concat(test)), format: found.format, dir: found.path };
 }

@@ -17,6 +17,7 @@ import { pipeline } from 'stream/promises';
 import { extractTarGz } from './archive';
 import { cifar10Layout, findCifar10, CIFAR10_FOLDERS } from './cifar10';
 import { DataError } from './errors';
+import { makeDirectory } from '../make-directory';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz';
 export const CIFAR10_MD5 = 'c58f30108f718f92721af3b95e74349a';
@@ -68,7 +69,7 @@ export async function downloadCifar10(dir: string, opts: DownloadOptions = {}): 
   if (!/^[0-9a-f]{32}$/.test(expectedMd5)) {
     throw new DataError({ file: '--md5', code: 'ERR_DOWNLOAD', expected: '32 hex digits', got: `'${opts.md5}'` });
   }
-  await fs.promises.mkdir(dir, { recursive: true });
+  makeDirectory(dir);
   await removeLeftovers(dir);
 
   const tag = `${process.pid}-${crypto.randomBytes(4).toString('hex')}`;

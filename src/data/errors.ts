@@ -5,6 +5,7 @@
 export type DataErrorCode =
   | 'ERR_DATA' // a file that does not parse or holds the wrong thing
   | 'ERR_DATA_MISSING' // the data set (or one of its files) is not there
+  | 'ERR_DATA_ACCESS' // it may be there but cannot be read: permissions, a file where a folder should be
   | 'ERR_DOWNLOAD' // the transfer failed: HTTP status, cut connection, timeout
   | 'ERR_CHECKSUM'; // the download arrived whole but its md5 is not the expected one
 

@@ -1,21 +1,28 @@
 // a safe unpickler for the CIFAR-10 python files. they are protocol-2 pickles
 // written by Python 2's cPickle: a dict of byte strings, a list of ints and one
-// numpy uint8 array pickled through numpy.core.multiarray._reconstruct. python's
-// own unpickler calls whatever a GLOBAL names, which makes loading a pickle
-// running code. this one is a plain stack machine over the opcode subset those
-// files use (and the few simple ones newer protocols add); the only globals it
-// accepts are the numpy array and dtype constructors, and it does what they
-// would do itself: the array comes back as a typed array with a shape. anything
-// else is a DataError naming the file, the byte offset and the opcode.
+// numpy uint8 array pickled through numpy.core.multiarray._reconstruct. people
+// also re-pickle them with Python 3: protocol 2 there writes every bytes object
+// as a call of _codecs.encode(text, 'latin1') (and b'' as bytes()), and
+// protocol 5 frames the stream and writes the array through numpy's
+// _frombuffer(buffer, dtype, shape, order). python's own unpickler calls
+// whatever a GLOBAL names, which makes loading a pickle running code. this one
+// is a plain stack machine over the opcode subset those files use; the only
+// globals it accepts are the few above, and it does what they would do itself,
+// never calling anything: the array comes back as a typed array with a shape.
+// anything else is a DataError naming the file, the byte offset and the opcode.
 
 import { DataError } from './errors';
 
 /** a python 2 `str` / python 3 `bytes`: raw bytes, a view into the file's buffer */
 export class PickleBytes {
+  private decoded: string | undefined;
   constructor(readonly bytes: Uint8Array) {}
   /** the bytes as text, latin-1 (what python 3 gives with encoding='latin1') */
   text(): string {
-    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength).toString('latin1');
+    // kept: the memo can hand the same bytes back many times over (as dict
+    // keys, say), and decoding each time would cost their length each time
+    this.decoded ??= Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength).toString('latin1');
+    return this.decoded;
   }
 }
 
@@ -23,9 +30,12 @@ export class PickleTuple {
   constructor(readonly items: PickleValue[]) {}
 }
 
-/** one of the allowed numpy callables, as named by a GLOBAL opcode */
+/** what an allowed global stands for; reduce() below does what calling it would */
+export type AllowedGlobal = 'ndarray' | 'dtype' | '_reconstruct' | '_frombuffer' | 'encode' | 'bytes';
+
+/** one of the allowed callables, as named by a GLOBAL opcode */
 export class NumpyGlobal {
-  constructor(readonly module: string, readonly name: 'ndarray' | 'dtype' | '_reconstruct') {}
+  constructor(readonly module: string, readonly name: AllowedGlobal) {}
 }
 
 /** what numpy.dtype(descr, ...) would make; BUILD sets the byte order */
@@ -56,14 +66,20 @@ export type PickleValue =
   | NumpyDType
   | NumpyArray;
 
-// the globals a CIFAR-10 pickle may name (numpy >= 2 moved numpy.core to numpy._core)
-const ALLOWED_GLOBALS: Record<string, 'ndarray' | 'dtype' | '_reconstruct'> = {
+// the globals a CIFAR-10 pickle may name (numpy >= 2 moved numpy.core to
+// numpy._core; python 3 names its bytes type __builtin__.bytes in protocol 2)
+const ALLOWED_GLOBALS: Record<string, AllowedGlobal> = {
   'numpy.core.multiarray._reconstruct': '_reconstruct',
   'numpy._core.multiarray._reconstruct': '_reconstruct',
+  'numpy.core.numeric._frombuffer': '_frombuffer',
+  'numpy._core.numeric._frombuffer': '_frombuffer',
   'numpy.ndarray': 'ndarray',
   'numpy.dtype': 'dtype',
+  '_codecs.encode': 'encode',
+  '__builtin__.bytes': 'bytes',
+  'builtins.bytes': 'bytes',
 };
-const ALLOWED_LIST = 'numpy.core.multiarray._reconstruct, numpy.ndarray or numpy.dtype';
+const ALLOWED_LIST = 'numpy.core.multiarray._reconstruct, numpy.core.numeric._frombuffer, numpy.ndarray, numpy.dtype, _codecs.encode or bytes';
 
 // opcodes, named as in python's pickletools
 const OP_NAMES: Record<number, string> = {
@@ -73,11 +89,19 @@ const OP_NAMES: Record<number, string> = {
   0x75: 'SETITEMS', 0x4a: 'BININT', 0x4b: 'BININT1', 0x4d: 'BININT2', 0x8a: 'LONG1', 0x8b: 'LONG4',
   0x47: 'BINFLOAT', 0x4e: 'NONE', 0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x55: 'SHORT_BINSTRING',
   0x54: 'BINSTRING', 0x58: 'BINUNICODE', 0x8c: 'SHORT_BINUNICODE', 0x43: 'SHORT_BINBYTES',
-  0x42: 'BINBYTES', 0x71: 'BINPUT', 0x72: 'LONG_BINPUT', 0x94: 'MEMOIZE', 0x68: 'BINGET',
+  0x42: 'BINBYTES', 0x8e: 'BINBYTES8', 0x96: 'BYTEARRAY8', 0x8d: 'BINUNICODE8', 0x71: 'BINPUT', 0x72: 'LONG_BINPUT', 0x94: 'MEMOIZE', 0x68: 'BINGET',
   0x6a: 'LONG_BINGET', 0x63: 'GLOBAL', 0x93: 'STACK_GLOBAL', 0x52: 'REDUCE', 0x62: 'BUILD',
 };
 
+// LONG1 holds up to 255 bytes; LONG4 may claim 2 GB
+const MAX_LONG_BYTES = 1024;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+// a message quotes the start of a text only: it may be megabytes long
+function clip(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 40)}... (${s.length} characters)` : s;
+}
 
 function describe(v: PickleValue | undefined): string {
   if (v === undefined) return 'nothing';
@@ -89,6 +113,7 @@ function describe(v: PickleValue | undefined): string {
   if (v instanceof NumpyGlobal) return `${v.module}.${v.name}`;
   if (v instanceof NumpyDType) return `dtype '${v.descr}'`;
   if (v instanceof NumpyArray) return 'an ndarray';
+  if (typeof v === 'string') return `text '${clip(v)}'`;
   return `${typeof v} ${String(v)}`;
 }
 
@@ -109,6 +134,10 @@ export function unpickle(buf: Uint8Array, file: string): PickleValue {
   const stack: PickleValue[] = [];
   const marks: number[] = [];
   const memo = new Map<number, PickleValue>();
+  // what _codecs.encode made of each text: a pickle can call it on the same
+  // memoized text over and over at a few bytes a call, and a fresh copy each
+  // time would let a small file allocate without bound
+  const encoded = new Map<string, PickleBytes>();
   let pos = 0;
   let opPos = 0;
   let op = 0;
@@ -126,6 +155,13 @@ export function unpickle(buf: Uint8Array, file: string): PickleValue {
   const u16 = () => { need(2); const v = view.getUint16(pos, true); pos += 2; return v; };
   const u32 = () => { need(4); const v = view.getUint32(pos, true); pos += 4; return v; };
   const i32 = () => { need(4); const v = view.getInt32(pos, true); pos += 4; return v; };
+  // an 8-byte length; anything past the end of the file is refused by need() before use
+  const u64 = () => {
+    need(8);
+    const v = view.getBigUint64(pos, true);
+    pos += 8;
+    return v > BigInt(buf.length) ? buf.length + 1 : Number(v);
+  };
   const bytes = (n: number) => { need(n); const b = buf.subarray(pos, pos + n); pos += n; return b; };
   const line = (): string => {
     const start = pos;
@@ -175,7 +211,7 @@ export function unpickle(buf: Uint8Array, file: string): PickleValue {
   };
   const global = (module: string, name: string): NumpyGlobal => {
     const allowed = ALLOWED_GLOBALS[`${module}.${name}`];
-    if (!allowed) fail(`only the globals ${ALLOWED_LIST}`, `global ${module}.${name}`);
+    if (!allowed) fail(`only the globals ${ALLOWED_LIST}`, `global ${clip(`${module}.${name}`)}`);
     return new NumpyGlobal(module, allowed);
   };
 
@@ -245,6 +281,9 @@ export function unpickle(buf: Uint8Array, file: string): PickleValue {
       case 0x8b: { // LONG4
         const n = i32();
         if (n < 0) fail('a non-negative length for LONG4', String(n));
+        // building an int costs time quadratic in its length, and printing one
+        // more; CIFAR-10 holds none this long, so a huge one is refused
+        if (n > MAX_LONG_BYTES) fail(`an int of at most ${MAX_LONG_BYTES} bytes for LONG4`, `${n} bytes`);
         stack.push(long(bytes(n)));
         break;
       }
@@ -261,7 +300,10 @@ export function unpickle(buf: Uint8Array, file: string): PickleValue {
         break;
       }
       case 0x42: stack.push(new PickleBytes(bytes(u32()))); break; // BINBYTES
+      // BINBYTES8, BYTEARRAY8 (protocol 5 writes an array's data as the latter)
+      case 0x8e: case 0x96: stack.push(new PickleBytes(bytes(u64()))); break;
       case 0x58: stack.push(text(bytes(u32()))); break; // BINUNICODE
+      case 0x8d: stack.push(text(bytes(u64()))); break; // BINUNICODE8
       case 0x8c: stack.push(text(bytes(u8()))); break; // SHORT_BINUNICODE
       case 0x71: memo.set(u8(), top()); break; // BINPUT
       case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
@@ -290,7 +332,7 @@ export function unpickle(buf: Uint8Array, file: string): PickleValue {
         const fn = pop();
         if (!(fn instanceof NumpyGlobal)) fail(`an allowed global (${ALLOWED_LIST}) to call`, describe(fn));
         if (!(args instanceof PickleTuple)) fail('a tuple of arguments for REDUCE', describe(args));
-        stack.push(reduce(fn as NumpyGlobal, (args as PickleTuple).items, fail));
+        stack.push(reduce(fn as NumpyGlobal, (args as PickleTuple).items, fail, encoded));
         break;
       }
       case 0x62: { // BUILD
@@ -306,8 +348,38 @@ export function unpickle(buf: Uint8Array, file: string): PickleValue {
 
 type Fail = (expected: string, got?: string) => never;
 
-// what calling an allowed numpy global does, without calling anything
-function reduce(fn: NumpyGlobal, args: PickleValue[], fail: Fail): PickleValue {
+// what calling an allowed global does, without calling anything
+function reduce(fn: NumpyGlobal, args: PickleValue[], fail: Fail, encoded: Map<string, PickleBytes>): PickleValue {
+  if (fn.name === 'encode') {
+    // _codecs.encode(text, 'latin1'): python 3's protocol-2 spelling of bytes,
+    // each character one byte
+    const [s, encoding] = args;
+    if (args.length !== 2 || typeof s !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1')) {
+      fail("_codecs.encode(text, 'latin1')", `_codecs.encode of ${args.map(describe).join(', ')}`);
+    }
+    const known = encoded.get(s as string);
+    if (known) return known;
+    for (let i = 0; i < (s as string).length; i++) {
+      if ((s as string).charCodeAt(i) > 0xff) fail('latin-1 text for _codecs.encode', `a character beyond U+00FF at ${i}`);
+    }
+    const bytes = new PickleBytes(Buffer.from(s as string, 'latin1'));
+    encoded.set(s as string, bytes);
+    return bytes;
+  }
+  if (fn.name === 'bytes') {
+    // bytes(): python 3's protocol-2 spelling of b''
+    if (args.length !== 0) fail('bytes() without arguments', `${args.length} arguments`);
+    return new PickleBytes(new Uint8Array(0));
+  }
+  if (fn.name === '_frombuffer') {
+    // _frombuffer(buffer, dtype, shape, order): protocol 5's array
+    if (args.length !== 4) fail('_frombuffer(buffer, dtype, shape, order)', `${args.length} arguments`);
+    const [data, dtype, shape, order] = args;
+    if (order !== 'C' && order !== 'F') fail("an array order 'C' or 'F'", describe(order));
+    const arr = new NumpyArray();
+    fill(arr, shape, dtype, order === 'F', data, fail);
+    return arr;
+  }
   if (fn.name === '_reconstruct') {
     // _reconstruct(ndarray, shape, typecode): an empty array BUILD fills in
     if (!(args[0] instanceof NumpyGlobal && args[0].name === 'ndarray')) {
@@ -341,24 +413,29 @@ function build(obj: PickleValue, state: PickleValue, fail: Fail): void {
     }
     const items = (state as PickleTuple).items;
     const [shapeV, dtypeV, fortranV, dataV] = items.length === 5 ? items.slice(1) : items;
-    if (!(shapeV instanceof PickleTuple) || !shapeV.items.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)) {
-      fail('an ndarray shape of non-negative ints', describe(shapeV));
-    }
-    const shape = (shapeV as PickleTuple).items as number[];
-    if (!(dtypeV instanceof NumpyDType) || !UINT8_DESCRS.has(dtypeV.descr)) {
-      fail("uint8 ('u1') array data", dtypeV instanceof NumpyDType ? `dtype '${dtypeV.descr}'` : describe(dtypeV));
-    }
-    if (!(dataV instanceof PickleBytes)) fail('the array data as a byte string', describe(dataV));
-    const data = (dataV as PickleBytes).bytes;
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (data.length !== count) {
-      fail(`${count} bytes of array data for shape (${shape.join(', ')})`, `${data.length}`);
-    }
-    if (fortranV === true && shape.filter((d) => d > 1).length > 1) fail('a C-ordered array', 'Fortran order');
-    obj.shape = shape;
-    obj.data = data;
-    obj.dtype = 'u1';
+    fill(obj, shapeV, dtypeV, fortranV === true, dataV, fail);
     return;
   }
   fail('BUILD only on a numpy array or dtype', describe(obj));
+}
+
+// an array's shape, dtype and raw data, checked against each other
+function fill(arr: NumpyArray, shapeV: PickleValue, dtypeV: PickleValue, fortran: boolean, dataV: PickleValue, fail: Fail): void {
+  if (!(shapeV instanceof PickleTuple) || !shapeV.items.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)) {
+    fail('an ndarray shape of non-negative ints', describe(shapeV));
+  }
+  const shape = (shapeV as PickleTuple).items as number[];
+  if (!(dtypeV instanceof NumpyDType) || !UINT8_DESCRS.has(dtypeV.descr)) {
+    fail("uint8 ('u1') array data", dtypeV instanceof NumpyDType ? `dtype '${dtypeV.descr}'` : describe(dtypeV));
+  }
+  if (!(dataV instanceof PickleBytes)) fail('the array data as a byte string', describe(dataV));
+  const data = (dataV as PickleBytes).bytes;
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (data.length !== count) {
+    fail(`${count} bytes of array data for shape (${shape.join(', ')})`, `${data.length}`);
+  }
+  if (fortran && shape.filter((d) => d > 1).length > 1) fail('a C-ordered array', 'Fortran order');
+  arr.shape = shape;
+  arr.data = data;
+  arr.dtype = 'u1';
 }

@@ -7,6 +7,8 @@ import { readDvcFile, makeOut, writeDvcFile, DvcOut } from './dvcfile';
 import { DvcError } from './errors';
 import { writeFileAtomic } from '../atomic-file';
 import { listFiles } from './fsutil';
+import { assertInsideRepo } from './inside-repo';
+import { removeLeftoverTemporaries } from './leftovers';
 import { DirEntry, manifestBytes, manifestHash } from './manifest';
 import { Progress, ProgressSink } from './progress';
 import { displayPath, Repo } from './repo';
@@ -25,6 +27,7 @@ export interface AddOptions {
 export async function addPath(repo: Repo, target: string, options: AddOptions = {}): Promise<AddResult> {
   const abs = path.resolve(options.cwd ?? process.cwd(), target.replace(/[\\/]+$/, ''));
   checkAddable(repo, abs, target);
+  removeLeftoverTemporaries(repo, [{ abs, isDir: false }]);
   const st = fs.statSync(abs);
   const name = path.basename(abs);
   let fields: { md5: string; size: number; nfiles?: number; path: string };
@@ -74,11 +77,9 @@ export async function addPath(repo: Repo, target: string, options: AddOptions = 
 }
 
 function checkAddable(repo: Repo, abs: string, target: string): void {
+  // before anything else: a path outside is neither read nor given a .dvc file
+  assertInsideRepo(repo.root, abs, `${target}:`);
   if (!fs.existsSync(abs)) throw new DvcError(`${target}: no such file or directory`);
-  const rel = path.relative(repo.root, abs);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new DvcError(`${target}: must be inside the repository at ${repo.root}, and not its root`);
-  const parts = rel.split(path.sep);
-  if (parts.some((p) => p === '.dvc' || p === '.git')) throw new DvcError(`${target}: files under .dvc/ or .git/ cannot be tracked`);
   if (abs.endsWith('.dvc')) throw new DvcError(`${target}: a .dvc file cannot itself be tracked`);
   // a path inside an already tracked directory belongs to that directory's .dvc file
   for (let dir = path.dirname(abs); dir !== repo.root && dir.startsWith(repo.root); dir = path.dirname(dir)) {

@@ -11,6 +11,7 @@ import { tempPathBeside } from '../atomic-file';
 import { commitTemp, copyToTemp, discardTemp, WrittenTemp } from './fsutil';
 import { HashName } from './hash';
 import { DirEntry, manifestHash, parseManifest } from './manifest';
+import { makeDirectory } from '../make-directory';
 
 /** `<2>/<30>` (plus '.dir'): the part of an object's path both layouts share */
 export function objectRelPath(oid: string): string {
@@ -28,22 +29,25 @@ export class Cache {
     return fs.existsSync(this.objectPath(oid, legacy));
   }
 
-  /** a temporary name inside the cache, so finished objects rename into place */
-  tempPath(): string {
-    fs.mkdirSync(this.dir, { recursive: true });
-    return tempPathBeside(path.join(this.dir, 'incoming'));
+  /**
+   * what a write of not yet hashed content is named after: its temporary
+   * (.incoming.<hex>.tmp) lies in the cache, so the finished object renames
+   * into place on the same file system
+   */
+  incomingTarget(): string {
+    return path.join(this.dir, 'incoming');
   }
 
   /** moves a finished, verified temporary file in as object `oid` */
   commit(written: WrittenTemp, oid: string, legacy: boolean): void {
     const target = this.objectPath(oid, legacy);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    makeDirectory(path.dirname(target));
     commitTemp(written.tmp, target, 0o444);
   }
 
   /** copies a workspace file in; returns its hash and size under `name` */
   async insertFile(src: string, name: HashName, onBytes?: (n: number) => void): Promise<{ md5: string; size: number }> {
-    const written = await copyToTemp(src, this.tempPath(), name, onBytes);
+    const written = await copyToTemp(src, this.incomingTarget(), name, onBytes);
     try {
       this.commit(written, written.md5, name === 'md5-dos2unix');
     } catch (err) {
@@ -55,7 +59,7 @@ export class Cache {
 
   insertBytes(oid: string, legacy: boolean, bytes: Buffer): void {
     const target = this.objectPath(oid, legacy);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    makeDirectory(path.dirname(target));
     const tmp = tempPathBeside(target);
     try {
       fs.writeFileSync(tmp, bytes, { flag: 'wx' });

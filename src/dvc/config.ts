@@ -129,18 +129,24 @@ export function remoteNames(config: IniSections): string[] {
   return Object.keys(config).map(remoteSectionName).filter((n): n is string => n !== null);
 }
 
+/** the config section of remote `name`; throws (code ERR_DVC_UNKNOWN_REMOTE) naming the defined ones when there is none */
+export function remoteSection(config: IniSections, name: string): Record<string, string> {
+  const section = Object.keys(config).find((s) => remoteSectionName(s) === name);
+  if (section) return config[section];
+  const known = remoteNames(config);
+  throw new DvcError(
+    `remote '${name}' is not defined in .dvc/config or .dvc/config.local (${known.length ? `defined: ${known.join(', ')}` : 'none is defined'})`,
+    'ERR_DVC_UNKNOWN_REMOTE',
+  );
+}
+
 /** the named remote, or [core] remote when no name is given */
 export function resolveRemote(config: IniSections, name?: string): RemoteConfig {
   const remoteName = name ?? config.core?.remote;
   if (!remoteName) {
     throw new DvcError("no remote given and no default remote: set one with `[core] remote = NAME` in .dvc/config, or pass --remote NAME");
   }
-  const section = Object.keys(config).find((s) => remoteSectionName(s) === remoteName);
-  if (!section) {
-    const known = remoteNames(config);
-    throw new DvcError(`remote '${remoteName}' is not defined in .dvc/config or .dvc/config.local${known.length ? ` (defined: ${known.join(', ')})` : ''}`);
-  }
-  const values = config[section];
+  const values = remoteSection(config, remoteName);
   const url = values.url;
   if (!url) throw new DvcError(`remote '${remoteName}': no url`);
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);

@@ -42,7 +42,11 @@ export function readDvcFile(file: string): DvcFile {
   }
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    // a tag DVC never writes (!!python/object...) is refused, not warned about and read as text
+    const parsed = YAML.parseDocument(text, { logLevel: 'silent' });
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem) throw problem;
+    doc = parsed.toJS();
   } catch (err) {
     throw new DvcError(`${file}: not valid YAML (${(err as Error).message.split('\n')[0]})`);
   }

@@ -10,6 +10,8 @@ import { pipeline } from 'stream/promises';
 import { DvcError } from './errors';
 import { HashName, LEGACY_CHUNK_SIZE, ObjectHasher } from './hash';
 import { tempPathBeside } from '../atomic-file';
+import { testHook } from '../test-hooks';
+import { makeDirectory } from '../make-directory';
 
 export interface WrittenTemp {
   tmp: string; // the complete temporary file, not yet at its final name
@@ -29,7 +31,7 @@ export async function streamToTemp(
   name: HashName,
   onBytes?: (n: number) => void,
 ): Promise<WrittenTemp> {
-  fs.mkdirSync(path.dirname(target), { recursive: true });
+  makeDirectory(path.dirname(target));
   const tmp = tempPathBeside(target);
   const hasher = new ObjectHasher(name, true);
   const tap = new Transform({
@@ -62,6 +64,7 @@ export function copyToTemp(src: string, target: string, name: HashName, onBytes?
 export function commitTemp(tmp: string, target: string, mode?: number): void {
   try {
     if (mode !== undefined) fs.chmodSync(tmp, mode);
+    testHook('before-rename');
     fs.renameSync(tmp, target);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

@@ -6,15 +6,18 @@
 // what the .dvc file records are only overwritten with --force.
 import fs from 'fs';
 import path from 'path';
-import { resolveRemote } from './config';
+import { remoteSection, resolveRemote } from './config';
 import { DvcError } from './errors';
 import { commitTemp, copyToTemp, discardTemp } from './fsutil';
+import { assertInsideRepo } from './inside-repo';
+import { removeLeftoverTemporaries } from './leftovers';
 import { runPool } from './pool';
 import { Progress, ProgressSink } from './progress';
 import { S3Remote } from './remote-s3';
 import { collectOuts, Repo } from './repo';
 import { CorruptObjectError, entryRefs, fetchObject, loadManifest, ObjectRef, outRef, refKey, RemotePool, remoteNameFor } from './transfer';
 import { fileState, FileState } from './workspace';
+import { makeDirectory } from '../make-directory';
 
 export interface PullOptions {
   remote?: string;
@@ -39,6 +42,9 @@ interface Wanted {
 
 export async function pull(repo: Repo, targets: string[], options: PullOptions = {}): Promise<PullResult> {
   const outs = collectOuts(repo, targets, options.cwd);
+  removeLeftoverTemporaries(repo, outs);
+  // a misspelt --remote is an error even when nothing needs the remote
+  if (options.remote !== undefined) remoteSection(repo.config, options.remote);
   const remotes = new RemotePool((name) => new S3Remote(resolveRemote(repo.config, name)));
   const jobs = options.jobs ?? 4;
   const missing: string[] = [];
@@ -78,6 +84,9 @@ export async function pull(repo: Repo, targets: string[], options: PullOptions =
         continue;
       }
       for (const entryRef of entryRefs(out, entries)) {
+        // the relpaths are safe as written (see manifest.ts); a symbolic link
+        // in the workspace folder could still lead out of the repository
+        assertInsideRepo(repo.root, entryRef.workspace, `${out.dvcFile.file}: ${entryRef.label} (listed in ${ref.oid})`);
         wanted.push({ ref: entryRef, remoteName, state: await fileState(entryRef.workspace, entryRef.oid, entryRef.name) });
       }
     }
@@ -164,7 +173,7 @@ export async function pull(repo: Repo, targets: string[], options: PullOptions =
  */
 async function checkoutFile(repo: Repo, ref: ObjectRef): Promise<boolean> {
   const dest = ref.workspace;
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  makeDirectory(path.dirname(dest));
   const written = await copyToTemp(repo.cache.objectPath(ref.oid, ref.legacy), dest, ref.name);
   if (written.md5 !== ref.oid) {
     discardTemp(written.tmp);

@@ -4,10 +4,12 @@
 // missing data. each object is re-hashed from the cache as it is read, so a
 // damaged cache file is refused instead of being spread to the remote.
 import fs from 'fs';
-import { resolveRemote } from './config';
+import { remoteSection, resolveRemote } from './config';
 import { DvcError } from './errors';
 import { ObjectHasher } from './hash';
 import { DirEntry } from './manifest';
+import { assertInsideRepo } from './inside-repo';
+import { removeLeftoverTemporaries } from './leftovers';
 import { runPool } from './pool';
 import { Progress, ProgressSink } from './progress';
 import { S3Remote } from './remote-s3';
@@ -40,6 +42,9 @@ interface PushItem {
 
 export async function push(repo: Repo, targets: string[], options: PushOptions = {}): Promise<PushResult> {
   const outs = collectOuts(repo, targets, options.cwd).filter((o) => o.out.push !== false);
+  removeLeftoverTemporaries(repo, outs);
+  // a misspelt --remote is an error even when nothing needs the remote
+  if (options.remote !== undefined) remoteSection(repo.config, options.remote);
   const problems: string[] = [];
   // files first; manifests wait for their files
   const files: PushItem[] = [];
@@ -60,6 +65,8 @@ export async function push(repo: Repo, targets: string[], options: PushOptions =
     }
     const needs: string[] = [];
     for (const entryRef of entryRefs(out, entries)) {
+      // a symbolic link in the workspace folder must not make push read from outside the repository
+      assertInsideRepo(repo.root, entryRef.workspace, `${out.dvcFile.file}: ${entryRef.label} (listed in ${ref.oid})`);
       if (await ensureCached(repo, entryRef)) {
         files.push({ ref: entryRef, remoteName });
         needs.push(refKey(entryRef) + '@' + (remoteName ?? ''));
@@ -93,7 +100,10 @@ export async function push(repo: Repo, targets: string[], options: PushOptions =
     const uploaded = new Set<string>(present);
     const failures = await runPool(toUpload, jobs, async (item) => {
       const remote = await remotes.get(item.remoteName);
-      bytes += await uploadObject(repo, remote, item.ref, (n) => progress.bytes(n));
+      // not `bytes += await ...`: that reads `bytes` before the upload and
+      // writes it back after, losing what parallel uploads added meanwhile
+      const size = await uploadObject(repo, remote, item.ref, (n) => progress.bytes(n));
+      bytes += size;
       uploaded.add(itemKey(item));
       progress.objectDone();
     });
@@ -110,7 +120,8 @@ export async function push(repo: Repo, targets: string[], options: PushOptions =
       }
       const remote = await remotes.get(m.remoteName);
       try {
-        bytes += await uploadObject(repo, remote, m.ref);
+        const size = await uploadObject(repo, remote, m.ref);
+        bytes += size;
         manifestCount++;
       } catch (err) {
         problems.push((err as Error).message);

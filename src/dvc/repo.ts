@@ -8,6 +8,7 @@ import { IniSections, loadRepoConfig } from './config';
 import { DvcError } from './errors';
 import { DvcFile, DvcOut, outHashName, readDvcFile } from './dvcfile';
 import { HashName } from './hash';
+import { assertInsideRepo } from './inside-repo';
 
 export interface Repo {
   root: string;
@@ -50,9 +51,11 @@ export function displayPath(repo: Repo, abs: string): string {
   return rel === '' ? '.' : rel.split(path.sep).join('/');
 }
 
+/** the outputs of a .dvc file; refuses the file if any of them lies outside the repository */
 export function outsOf(repo: Repo, dvcFile: DvcFile): TrackedOut[] {
-  return dvcFile.outs.map((out) => {
+  return dvcFile.outs.map((out, i) => {
     const abs = path.resolve(dvcFile.wdir, out.path);
+    assertInsideRepo(repo.root, abs, `${dvcFile.file}: outs[${i}] path '${out.path}'`);
     const hashName = outHashName(out);
     const oid = typeof out.md5 === 'string' ? out.md5 : null;
     return {

@@ -1,8 +1,9 @@
 // `status`: for each tracked output, how the workspace compares with its
 // .dvc file, which objects the cache lacks, and which the remote lacks.
 import fs from 'fs';
-import { resolveRemote } from './config';
+import { remoteSection, resolveRemote } from './config';
 import { DvcError } from './errors';
+import { removeLeftoverTemporaries } from './leftovers';
 import { DirEntry } from './manifest';
 import { runPool } from './pool';
 import { S3Remote } from './remote-s3';
@@ -34,7 +35,12 @@ export interface StatusOptions {
 
 export async function status(repo: Repo, targets: string[], options: StatusOptions = {}): Promise<OutStatus[]> {
   const outs = collectOuts(repo, targets, options.cwd);
+  removeLeftoverTemporaries(repo, outs);
   const checkRemote = !options.local && (options.remote !== undefined || repo.config.core?.remote !== undefined || outs.some((o) => typeof o.out.remote === 'string'));
+  // a remote that is not configured is the user's mistake, not the remote's
+  // state: an error, unlike a remote that cannot be reached (reported per output)
+  const used = checkRemote ? outs.map((o) => remoteNameFor(o, options.remote) ?? repo.config.core?.remote) : [];
+  for (const name of new Set([options.remote, ...used])) if (name !== undefined) remoteSection(repo.config, name);
   const remotes = new RemotePool((name) => new S3Remote(resolveRemote(repo.config, name)));
   try {
     const results: OutStatus[] = [];

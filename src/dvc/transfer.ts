@@ -51,7 +51,7 @@ export async function fetchObject(cache: Cache, remote: S3Remote, ref: ObjectRef
   const key = remote.key(ref.oid, ref.legacy);
   let written;
   try {
-    written = await streamToTemp(res.body, cache.tempPath(), ref.name, onBytes);
+    written = await streamToTemp(res.body, cache.objectPath(ref.oid, ref.legacy), ref.name, onBytes);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new DvcError(remote.scrub(`${remote.describe()}: the download of ${key} (${ref.label}) broke off (${e.code ?? e.message}); nothing was stored`));

@@ -1,4 +1,5 @@
-// "ptcnn" in ANCHORS.md: the PyTorch reference CNN (2,122,186 parameters).
+// "ptcnn" in docs/reference-results.md: the PyTorch reference CNN (2,122,186
+// parameters).
 import { type ModelSpec, conv, flatten, linear, maxpool, relu } from './spec';
 
 export const ptcnn: ModelSpec = {

@@ -1,5 +1,6 @@
-// the default model, "c16-32-p1-fc256" in ANCHORS.md: the small CNN that
-// reproduces the seed lab's table (66% at lr 0.001, collapse to 10% at 0.01).
+// the default model, "c16-32-p1-fc256" in docs/reference-results.md: the
+// small CNN that reproduces the seed lab's table (66% at lr 0.001, collapse to
+// 10% at 0.01).
 import { type ModelSpec, conv, flatten, linear, maxpool, relu } from './spec';
 
 export const seedcnn: ModelSpec = {

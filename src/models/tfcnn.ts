@@ -1,5 +1,5 @@
-// "tfcnn" in ANCHORS.md: the TensorFlow tutorial's CNN, unpadded 3x3 convs
-// (32 -> 30 -> 15 -> 13 -> 6 -> 4), 122,570 parameters.
+// "tfcnn" in docs/reference-results.md: the TensorFlow tutorial's CNN,
+// unpadded 3x3 convs (32 -> 30 -> 15 -> 13 -> 6 -> 4), 122,570 parameters.
 import { type ModelSpec, conv, flatten, linear, maxpool, relu } from './spec';
 
 export const tfcnn: ModelSpec = {

@@ -27,6 +27,8 @@ export interface RunRecord {
   config: Record<string, unknown> | null;
   summary: Record<string, unknown> | null;
   metrics: MetricsRow[];
+  /** a file of the run that cannot be read (`file` is FILE or FILE:LINE): the run is shown as damaged, the others as usual */
+  damaged: { file: string; message: string } | null;
 }
 
 export interface ResultRow {
@@ -133,6 +135,22 @@ function readResults(file: string): ResultRow[] {
   });
 }
 
+// one run's files; one that cannot be read marks the run damaged instead of
+// stopping the report for every other run
+function readRun(dir: string, name: string, hasMetrics: boolean): RunRecord {
+  const run: RunRecord = { name, dir, config: null, summary: null, metrics: [], damaged: null };
+  try {
+    run.config = readObject(path.join(dir, 'config.json'));
+    run.summary = readObject(path.join(dir, 'summary.json'));
+    run.metrics = hasMetrics ? readMetricsFile(path.join(dir, 'metrics.jsonl')) : [];
+  } catch (err) {
+    if (!(err instanceof ReportError)) throw err;
+    run.metrics = [];
+    run.damaged = { file: err.file, message: err.message };
+  }
+  return run;
+}
+
 // "exp10" after "exp9": numbers inside names compare as numbers
 export function naturalCompare(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
@@ -153,13 +171,7 @@ export function readRuns(dir: string): RunsFolder {
     const entries = fs.readdirSync(folder, { withFileTypes: true });
     const has = (name: string) => entries.some((e) => e.isFile() && e.name === name);
     if (depth > 0 && (has('metrics.jsonl') || has('config.json') || has('summary.json'))) {
-      runs.push({
-        name: rel,
-        dir: folder,
-        config: readObject(path.join(folder, 'config.json')),
-        summary: readObject(path.join(folder, 'summary.json')),
-        metrics: has('metrics.jsonl') ? readMetricsFile(path.join(folder, 'metrics.jsonl')) : [],
-      });
+      runs.push(readRun(folder, rel, has('metrics.jsonl')));
     }
     if (has('results.json')) {
       const file = path.join(folder, 'results.json');

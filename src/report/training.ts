@@ -35,6 +35,7 @@ function nanOf(run: RunRecord): { epoch: number; step: number } | null {
 }
 
 function runState(run: RunRecord): string {
+  if (run.damaged) return `<span class="warn">damaged: ${escapeHtml(run.damaged.message)}</span>`;
   const nan = nanOf(run);
   if (nan) return `<span class="warn">loss not finite from epoch ${nan.epoch}, step ${nan.step}</span>`;
   if (run.metrics.length === 0) return 'no epoch finished yet';
@@ -131,6 +132,7 @@ function runSection(run: RunRecord): string {
     .map((k) => `${k} <code>${escapeHtml(JSON.stringify(field(run, k)))}</code>`)
     .join(' · ');
   const head = `<p class="note"><code>${escapeHtml(run.dir)}</code>${settings ? ` · ${settings}` : ''} · ${runState(run)}</p>`;
+  if (run.damaged) return `${head}<p class="note">Not drawn: <code>${escapeHtml(run.damaged.file)}</code> cannot be read.</p>`;
   if (run.metrics.length === 0) return `${head}<p class="note">metrics.jsonl has no epochs yet.</p>`;
   const x = run.metrics.map((m) => m.epoch);
   const s = (name: string, key: keyof MetricsRow, color: string): Series => ({ name, color, values: run.metrics.map((m) => m[key] as number | null) });

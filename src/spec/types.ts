@@ -48,7 +48,7 @@ export interface Tolerance {
 export interface GradientCheck<P> {
   /** the cases small enough for central differences (all by default) */
   cases?: (p: P) => boolean;
-  /** which forward inputs are differentiated, and the backward output holding each gradient */
+  /** which forward inputs are differentiated, and the backward output holding each gradient (inputs a case leaves out are skipped) */
   wrt: Record<string, string>;
   /** the forward output the upstream gradient flows into */
   of: string;
@@ -63,7 +63,7 @@ export interface GradientCheck<P> {
 }
 
 export interface OpSpec<P = any> {
-  /** the op's name as check-ops and bench print it ("conv2d_forward") */
+  /** the op's name as check-ops and bench print it ("conv2d_bwd_input"); unique */
   name: string;
   /** the native family it lives in (native/cpu/<family>.cc, native/cuda/<family>.cu) */
   family: string;
@@ -77,12 +77,24 @@ export interface OpSpec<P = any> {
   outputs(p: P): Record<string, OutputDecl>;
   /** runs the op on storages holding the inputs and outputs (all on one device) */
   call(addon: Addon, p: P, s: Record<string, NativeStorage>): void;
-  /** the float64 reference of every output, from the same float32 inputs */
-  reference(p: P, inputs: Record<string, HostData>): Record<string, Expected>;
+  /**
+   * the float64 reference of the outputs it covers (outputs it leaves out, such
+   * as scratch, are not compared), from the same float32 inputs; the gradient
+   * check calls it with one input widened to float64 and nudged
+   */
+  reference(p: P, inputs: Record<string, ArrayLike<number>>): Record<string, Expected>;
   tolerance: Tolerance;
   gradient?: GradientCheck<P>;
   /** the cases `cudalab bench` times, with the work each does (for GFLOP/s and GB/s) */
-  bench?: { cases: P[]; flops?(p: P): number; bytes?(p: P): number };
+  bench?: {
+    cases: P[];
+    flops?(p: P): number;
+    bytes?(p: P): number;
+    /** the label bench prints (label() by default), e.g. naming the model layer */
+    label?(p: P): string;
+    /** the op and its dimensions as bench/torch_ops.py reads them, to time the same case through PyTorch */
+    torch?(p: P): Record<string, number | string | boolean>;
+  };
 }
 
 /** a spec with its parameter type erased, for lists of every op */

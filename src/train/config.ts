@@ -1,14 +1,18 @@
-// the training run's settings: parsing each argument, checking it, and the
-// resolved config a run directory keeps (runs/NAME/config.json). every check
-// names the argument and what it expected, so the CLI can report it as a usage
-// error (exit code 2) without more context.
+// a training run's settings, defined once: the table below lists every field
+// with its name (as in config.json and experiments files; the command-line
+// flag is the same name in kebab case), what it accepts, its default, its help
+// text, and where it may be set. `cudalab train`'s options, the experiments
+// file's fields, what --resume may change and the checks of a resumed
+// config.json all come from it. every check names the argument and what it
+// expected, so the CLI reports it as a usage error (exit code 2) as it is.
 import path from 'path';
 import type { DeviceName } from '../native';
+import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/create';
 
 export type DeviceChoice = 'auto' | DeviceName;
 export const deviceChoices: DeviceChoice[] = ['auto', 'cpu', 'cuda'];
 
-/** a bad argument or config field; `argument` is what the user wrote ("--lr", "experiments[1].batch") */
+/** a bad argument or config field; `argument` is what the user wrote ("--lr", "x.json: experiments[1].batch") */
 export class ConfigError extends Error {
   readonly code = 'ERR_CONFIG';
   constructor(readonly argument: string, message: string) {
@@ -17,142 +21,371 @@ export class ConfigError extends Error {
   }
 }
 
-function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+/** everything a run is asked to do, checked, defaults filled in; device may still be 'auto' */
+export interface RunSettings {
+  lr: number;
+  batch: number;
+  epochs: number;
+  model: string;
+  device: DeviceChoice;
+  seed: number;
+  data: string;
+  limit: number | null;
+  out: string;
+  name: string;
+  augment: boolean;
+  stopOnNan: boolean;
+  download: boolean;
+  optimizer: OptimizerName;
+  weightDecay: number;
+  betas: [number, number];
+  eps: number;
+  momentum: number;
+  nesterov: boolean;
+  keepCheckpoints: number | 'all';
 }
 
-function numberFrom(value: unknown): number {
+// ---- what a field accepts ------------------------------------------------
+
+interface ParseContext {
+  models: readonly string[];
+  /** JSON values must have their JSON type; the command line gives strings (code may give values) */
+  strict: boolean;
+}
+
+interface Kind<T> {
+  /** what a good value looks like, for messages and help: "a number > 0" */
+  expected(ctx: ParseContext): string;
+  /** the flag's value placeholder; null for a flag that takes none (a boolean) */
+  placeholder: string | null;
+  /** whether the help says what it takes (not for a path or a run name: the help text says it) */
+  inHelp: boolean;
+  parse(value: unknown, argument: string, ctx: ParseContext): T;
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  // String() of a parsed {"toString": null} throws a TypeError
+  if (typeof value === 'object' && value !== null) {
+    try {
+      return JSON.stringify(value);
+    } catch {
+      return Object.prototype.toString.call(value);
+    }
+  }
+  return String(value);
+}
+
+function fail(argument: string, expected: string, value: unknown, why = ''): never {
+  throw new ConfigError(argument, `${argument} must be ${expected}, got ${show(value)}${why}`);
+}
+
+/** a number from a JSON number, or from the command line's text */
+function numberFrom(value: unknown, argument: string, ctx: ParseContext): number {
   if (typeof value === 'number') return value;
+  if (ctx.strict) throw new ConfigError(argument, `${argument} must be a number, got ${show(value)}`);
   if (typeof value === 'string' && value.trim() !== '') return Number(value);
   return NaN;
 }
 
-/** a learning rate: a finite number > 0 */
-export function checkLr(value: unknown, argument = '--lr'): number {
-  const n = numberFrom(value);
-  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(argument, `${argument} must be a number > 0, got ${show(value)}`);
-  return n;
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * a real number the kernels take as a float32: finite there too (1e308 is
+ * not), and inside [min, max] (or above min, with `above`) both as written and
+ * as rounded to float32 (1e-50 is 0 there, so it is not > 0)
+ */
+function real(opts: { min: number; above?: boolean; max?: number; belowMax?: boolean }): Kind<number> {
+  const { min, above = false, max = Infinity, belowMax = false } = opts;
+  const inside = (x: number) => (above ? x > min : x >= min) && (belowMax ? x < max : x <= max);
+  const expected = () =>
+    max === Infinity ? `a number ${above ? '>' : '>='} ${min}` : `a number in ${above ? '(' : '['}${min}, ${max}${belowMax ? ')' : ']'}`;
+  return {
+    expected,
+    placeholder: '<number>',
+    inHelp: true,
+    parse(value, argument, ctx) {
+      const n = numberFrom(value, argument, ctx);
+      if (!Number.isFinite(n) || !inside(n)) fail(argument, expected(), value);
+      const f = Math.fround(n);
+      if (!Number.isFinite(f)) fail(argument, expected(), value, ` (beyond float32's range, ${FLOAT32_MAX.toPrecision(2)})`);
+      if (!inside(f)) fail(argument, expected(), value, ` (${f} in float32)`);
+      return n;
+    },
+  };
 }
 
-/** a positive integer, at most `max` */
-export function checkPositiveInt(value: unknown, argument: string, max = 2 ** 31 - 1): number {
-  const n = numberFrom(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new ConfigError(argument, `${argument} must be an integer from 1 to ${max}, got ${show(value)}`);
-  }
-  return n;
+function integer(min: number, max: number, expectedText = `an integer from ${min} to ${max}`): Kind<number> {
+  return {
+    expected: () => expectedText,
+    placeholder: '<n>',
+    inHelp: true,
+    parse(value, argument, ctx) {
+      const n = numberFrom(value, argument, ctx);
+      if (!Number.isInteger(n) || n < min || n > max) fail(argument, expectedText, value);
+      return n;
+    },
+  };
 }
 
-/** a seed: an integer in [0, 2^53) (the generator takes 64 bits; JSON keeps 53 exactly) */
-export function checkSeed(value: unknown, argument = '--seed'): number {
-  const n = numberFrom(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(argument, `${argument} must be a non-negative integer, got ${show(value)}`);
-  return n;
+function orNull<T>(kind: Kind<T>): Kind<T | null> {
+  return { ...kind, parse: (value, argument, ctx) => (value === null ? null : kind.parse(value, argument, ctx)) };
 }
 
-export function checkModel(value: unknown, known: readonly string[], argument = '--model'): string {
-  if (typeof value !== 'string' || !known.includes(value)) {
-    throw new ConfigError(argument, `${argument} must be one of ${known.join(', ')}, got ${show(value)}`);
-  }
-  return value;
+function choice<T extends string>(values: (ctx: ParseContext) => readonly T[], placeholder: string): Kind<T> {
+  const expected = (ctx: ParseContext) => `one of ${values(ctx).join(', ')}`;
+  return {
+    expected,
+    placeholder,
+    inHelp: true,
+    parse(value, argument, ctx) {
+      if (typeof value !== 'string' || !values(ctx).includes(value as T)) fail(argument, expected(ctx), value);
+      return value as T;
+    },
+  };
 }
 
-export function checkDevice(value: unknown, argument = '--device'): DeviceChoice {
-  if (typeof value !== 'string' || !(deviceChoices as string[]).includes(value)) {
-    throw new ConfigError(argument, `${argument} must be one of ${deviceChoices.join(', ')}, got ${show(value)}`);
-  }
-  return value as DeviceChoice;
-}
+const flag: Kind<boolean> = {
+  expected: () => 'true or false',
+  placeholder: null,
+  inHelp: false,
+  parse(value, argument) {
+    if (typeof value !== 'boolean') fail(argument, 'true or false', value);
+    return value;
+  },
+};
+
+const text: Kind<string> = {
+  expected: () => 'a non-empty string',
+  placeholder: '<dir>',
+  inHelp: false,
+  parse(value, argument) {
+    if (typeof value !== 'string' || value === '') fail(argument, 'a non-empty string', value);
+    return value;
+  },
+};
 
 // a run name becomes a directory under --out: keep it one plain path segment
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+const NAME_EXPECTED = 'a file name of letters, digits and . _ + - (not starting with . _ + -)';
 
-export function checkName(value: unknown, argument = '--name'): string {
-  if (typeof value !== 'string' || !NAME_PATTERN.test(value) || value.length > 200) {
-    throw new ConfigError(
-      argument,
-      `${argument} must be a file name of letters, digits and . _ + - (not starting with . _ + -), got ${show(value)}`,
-    );
+const runName: Kind<string> = {
+  expected: () => NAME_EXPECTED,
+  placeholder: '<name>',
+  inHelp: false,
+  parse(value, argument) {
+    if (typeof value !== 'string' || !NAME_PATTERN.test(value) || value.length > 200) fail(argument, NAME_EXPECTED, value);
+    return value;
+  },
+};
+
+/** Adam's betas: two numbers in [0, 1), "0.9,0.999" on the command line */
+const betaPair: Kind<[number, number]> = {
+  expected: () => 'two numbers in [0, 1)',
+  placeholder: '<b1,b2>',
+  inHelp: true,
+  parse(value, argument, ctx) {
+    const parts = !ctx.strict && typeof value === 'string' ? value.split(',') : value;
+    const beta = real({ min: 0, max: 1, belowMax: true });
+    if (!Array.isArray(parts) || parts.length !== 2) fail(argument, 'two numbers in [0, 1)', value);
+    try {
+      return [beta.parse(parts[0], argument, ctx), beta.parse(parts[1], argument, ctx)];
+    } catch {
+      return fail(argument, 'two numbers in [0, 1) (also in float32)', value);
+    }
+  },
+};
+
+const keepCount: Kind<number | 'all'> = {
+  expected: () => 'an integer from 1 to 100000, or "all"',
+  placeholder: '<n|all>',
+  inHelp: true,
+  parse(value, argument, ctx) {
+    if (value === 'all') return 'all';
+    if (ctx.strict && typeof value !== 'number') fail(argument, 'an integer from 1 to 100000, or "all"', value);
+    return integer(1, 100_000, 'an integer from 1 to 100000, or "all"').parse(value, argument, ctx);
+  },
+};
+
+// ---- the table -----------------------------------------------------------
+
+export interface FieldSpec<T = unknown> {
+  name: keyof RunSettings;
+  kind: Kind<T>;
+  /** undefined: required (lr, batch) or worked out from the others (name) */
+  default?: T;
+  help: string;
+  /** for a required field: an example in "is required" messages */
+  example?: string;
+  /** --resume may change it; the others come from the run's config.json */
+  resume: boolean;
+  /** kept in config.json */
+  saved: boolean;
+  /** where an experiments run gets it: its entry in the file, the command line for all runs, or both */
+  experiments: 'entry' | 'command' | 'both';
+  /** a hyperparameter only this optimizer has */
+  optimizer?: OptimizerName;
+}
+
+type FieldTable = { [K in keyof RunSettings]: Omit<FieldSpec<RunSettings[K]>, 'name'> };
+
+const TABLE: FieldTable = {
+  lr: { kind: real({ min: 0, above: true }), help: 'learning rate', example: '0.001', resume: false, saved: true, experiments: 'entry' },
+  batch: { kind: integer(1, 1 << 20), help: 'batch size', example: '64', resume: false, saved: true, experiments: 'entry' },
+  epochs: { kind: integer(1, 100_000), default: 3, help: 'epochs', resume: true, saved: true, experiments: 'both' },
+  model: { kind: choice((ctx) => ctx.models, '<name>'), default: 'seedcnn', help: 'model', resume: false, saved: true, experiments: 'entry' },
+  device: {
+    kind: choice(() => deviceChoices, '<device>'),
+    default: 'auto',
+    help: 'where to run (auto: cuda when a usable GPU is there, else cpu)',
+    resume: true,
+    saved: true,
+    experiments: 'command',
+  },
+  seed: {
+    kind: integer(0, Number.MAX_SAFE_INTEGER, 'a non-negative integer below 2^53'),
+    default: 0,
+    help: 'seed of every random draw (init, shuffling, dropout)',
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+  },
+  data: { kind: text, default: 'data', help: 'the data folder (CIFAR-10 is downloaded there when missing)', resume: true, saved: true, experiments: 'command' },
+  limit: {
+    kind: orNull(integer(1, 2 ** 31 - 1)),
+    default: null,
+    help: 'train on the first N training images and test on the first N test images',
+    resume: false,
+    saved: true,
+    experiments: 'command',
+  },
+  out: { kind: text, default: 'runs', help: 'where run directories go', resume: false, saved: false, experiments: 'command' },
+  name: { kind: runName, help: 'the run directory name (default MODEL-lrLR-bBATCH-sSEED)', resume: false, saved: true, experiments: 'entry' },
+  augment: { kind: flag, default: false, help: 'random crops (4 pixels of padding) and horizontal flips', resume: false, saved: true, experiments: 'entry' },
+  stopOnNan: {
+    kind: flag,
+    default: false,
+    help: 'stop when the loss is not finite (by default the run goes on and reports it)',
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+  },
+  download: { kind: flag, default: true, help: 'fail instead of downloading CIFAR-10 when it is missing', resume: true, saved: false, experiments: 'command' },
+  optimizer: { kind: choice(() => OPTIMIZER_NAMES, '<name>'), default: 'adam', help: 'optimizer', resume: false, saved: true, experiments: 'entry' },
+  weightDecay: { kind: real({ min: 0 }), default: 0, help: 'L2 penalty added to the gradient', resume: false, saved: true, experiments: 'entry' },
+  betas: { kind: betaPair, default: [0.9, 0.999], help: "Adam's moment decay rates", resume: false, saved: true, experiments: 'entry', optimizer: 'adam' },
+  eps: { kind: real({ min: 0, above: true }), default: 1e-8, help: "Adam's term added to the denominator", resume: false, saved: true, experiments: 'entry', optimizer: 'adam' },
+  momentum: { kind: real({ min: 0, max: 1 }), default: 0, help: "SGD's momentum", resume: false, saved: true, experiments: 'entry', optimizer: 'sgd' },
+  nesterov: { kind: flag, default: false, help: "SGD's Nesterov momentum (needs --momentum > 0)", resume: false, saved: true, experiments: 'entry', optimizer: 'sgd' },
+  keepCheckpoints: {
+    kind: keepCount,
+    default: 1,
+    help: 'checkpoints kept besides the best: the last N epochs, or all',
+    resume: true,
+    saved: true,
+    experiments: 'both',
+  },
+};
+
+/** every field, in the table's order (the help's order) */
+export const FIELDS: readonly FieldSpec[] = Object.entries(TABLE).map(([name, spec]) => ({ ...spec, name }) as FieldSpec);
+
+// looked up with a Map: a key like "__proto__" or "toString" is no field
+const BY_NAME = new Map<string, FieldSpec>(FIELDS.map((f) => [f.name, f]));
+
+export function fieldSpec(name: string): FieldSpec | undefined {
+  return BY_NAME.get(name);
+}
+
+/** the command-line flag of a field: stopOnNan -> --stop-on-nan, a boolean that defaults to true -> --no-download */
+export function flagOf(spec: FieldSpec): string {
+  const kebab = spec.name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  return spec.kind.placeholder === null && spec.default === true ? `--no-${kebab}` : `--${kebab}`;
+}
+
+/**
+ * the help line of a field's flag, with what it takes and its default; for
+ * `cudalab experiments` a field an experiment sets too defaults to the experiment's own
+ */
+export function helpOf(spec: FieldSpec, models: readonly string[], forExperiments = false): string {
+  const ctx = { models, strict: false };
+  let help = spec.help;
+  if (spec.kind.inHelp) help += `: ${spec.kind.expected(ctx)}`;
+  if (forExperiments && spec.experiments === 'both') help += " (default: each experiment's own)";
+  else if (spec.kind.placeholder !== null && spec.default !== undefined && spec.default !== null) {
+    help += ` (default ${Array.isArray(spec.default) ? spec.default.join(',') : spec.default})`;
   }
-  return value;
+  if (spec.example) help += ' (required unless --resume)';
+  if (spec.optimizer) help += ` [${spec.optimizer}]`;
+  return help;
 }
 
-export function checkBoolean(value: unknown, argument: string): boolean {
-  if (typeof value !== 'boolean') throw new ConfigError(argument, `${argument} must be true or false, got ${show(value)}`);
-  return value;
-}
-
-export function checkString(value: unknown, argument: string): string {
-  if (typeof value !== 'string' || value === '') throw new ConfigError(argument, `${argument} must be a non-empty string, got ${show(value)}`);
-  return value;
+/** checks one field's value; `argument` names it in the error ("--epochs", "x.json: experiments[0].epochs") */
+export function checkField<K extends keyof RunSettings>(
+  name: K,
+  value: unknown,
+  argument: string,
+  opts: { models?: readonly string[]; strict?: boolean } = {},
+): RunSettings[K] {
+  const spec = BY_NAME.get(name)!;
+  return spec.kind.parse(value, argument, { models: opts.models ?? [], strict: opts.strict ?? false }) as RunSettings[K];
 }
 
 /** the default run name: every setting that tells two seed experiments apart */
-export function defaultRunName(c: { model: string; lr: number; batch: number; seed: number; augment?: boolean }): string {
-  return `${c.model}-lr${c.lr}-b${c.batch}-s${c.seed}${c.augment ? '-aug' : ''}`;
+export function defaultRunName(c: { model: string; lr: number; batch: number; seed: number; augment?: boolean; optimizer?: OptimizerName }): string {
+  return `${c.model}-lr${c.lr}-b${c.batch}-s${c.seed}${c.augment ? '-aug' : ''}${c.optimizer && c.optimizer !== 'adam' ? `-${c.optimizer}` : ''}`;
 }
 
-/** what the user asked for, as the CLI or an experiments file gives it (strings or values) */
-export interface TrainArgs {
-  lr?: unknown;
-  batch?: unknown;
-  epochs?: unknown;
-  model?: unknown;
-  device?: unknown;
-  seed?: unknown;
-  data?: unknown;
-  limit?: unknown;
-  out?: unknown;
-  name?: unknown;
-  augment?: unknown;
-  stopOnNan?: unknown;
-  download?: unknown;
-}
-
-/** a checked request; device may still be 'auto' */
-export interface TrainRequest {
-  name: string;
-  model: string;
-  lr: number;
-  batch: number;
-  epochs: number;
-  seed: number;
-  device: DeviceChoice;
-  data: string;
-  limit: number | null;
-  out: string;
-  augment: boolean;
-  stopOnNan: boolean;
-  download: boolean;
-}
-
-export const TRAIN_DEFAULTS = { epochs: 3, model: 'seedcnn', device: 'auto' as DeviceChoice, seed: 0, data: 'data', out: 'runs' };
-
-/** checks every argument; `prefix` turns "--lr" into e.g. "experiments[0].lr" for config files */
-export function resolveTrainRequest(args: TrainArgs, models: readonly string[], prefix?: string): TrainRequest {
-  const arg = (flag: string, field: string) => (prefix === undefined ? flag : `${prefix}.${field}`);
-  if (args.lr === undefined) throw new ConfigError(arg('--lr', 'lr'), `${arg('--lr', 'lr')} is required (a number > 0, e.g. 0.001)`);
-  if (args.batch === undefined) {
-    throw new ConfigError(arg('--batch', 'batch'), `${arg('--batch', 'batch')} is required (an integer >= 1, e.g. 64)`);
+/**
+ * fills in the defaults of what was not given and checks the fields against
+ * each other; `argumentOf` names a field the way its source does
+ */
+export function completeSettings(given: Partial<RunSettings>, argumentOf: (name: keyof RunSettings) => string): RunSettings {
+  const out: Record<string, unknown> = Object.create(null);
+  for (const spec of FIELDS) {
+    const value = given[spec.name];
+    if (value !== undefined) out[spec.name] = value;
+    else if (spec.example !== undefined) {
+      const arg = argumentOf(spec.name);
+      throw new ConfigError(arg, `${arg} is required (${spec.kind.expected({ models: [], strict: false })}, e.g. ${spec.example})`);
+    } else if (spec.default !== undefined) out[spec.name] = Array.isArray(spec.default) ? spec.default.slice() : spec.default;
   }
-  const lr = checkLr(args.lr, arg('--lr', 'lr'));
-  const batch = checkPositiveInt(args.batch, arg('--batch', 'batch'), 1 << 20);
-  const epochs = checkPositiveInt(args.epochs ?? TRAIN_DEFAULTS.epochs, arg('--epochs', 'epochs'), 100_000);
-  const model = checkModel(args.model ?? TRAIN_DEFAULTS.model, models, arg('--model', 'model'));
-  const device = checkDevice(args.device ?? TRAIN_DEFAULTS.device, arg('--device', 'device'));
-  const seed = checkSeed(args.seed ?? TRAIN_DEFAULTS.seed, arg('--seed', 'seed'));
-  const limit = args.limit === undefined || args.limit === null ? null : checkPositiveInt(args.limit, arg('--limit', 'limit'));
-  const augment = args.augment === undefined ? false : checkBoolean(args.augment, arg('--augment', 'augment'));
-  const stopOnNan = args.stopOnNan === undefined ? false : checkBoolean(args.stopOnNan, arg('--stop-on-nan', 'stop_on_nan'));
-  const download = args.download === undefined ? true : checkBoolean(args.download, arg('--no-download', 'download'));
-  const data = checkString(args.data ?? TRAIN_DEFAULTS.data, arg('--data', 'data'));
-  const out = checkString(args.out ?? TRAIN_DEFAULTS.out, arg('--out', 'out'));
-  const name = args.name === undefined ? defaultRunName({ model, lr, batch, seed, augment }) : checkName(args.name, arg('--name', 'name'));
-  return { name, model, lr, batch, epochs, seed, device, data, limit, out, augment, stopOnNan, download };
+  const s = out as unknown as RunSettings;
+  for (const spec of FIELDS) {
+    if (spec.optimizer && spec.optimizer !== s.optimizer && given[spec.name] !== undefined) {
+      const arg = argumentOf(spec.name);
+      throw new ConfigError(arg, `${arg} applies to the ${spec.optimizer} optimizer only; this run uses ${s.optimizer} (${argumentOf('optimizer')})`);
+    }
+  }
+  if (s.nesterov && s.momentum === 0) {
+    throw new ConfigError(argumentOf('nesterov'), `${argumentOf('nesterov')} needs ${argumentOf('momentum')} > 0 (as in PyTorch)`);
+  }
+  if (s.name === undefined) s.name = defaultRunName(s);
+  return { ...s };
 }
 
-/** Adam's settings besides lr: PyTorch's defaults */
-export const ADAM_DEFAULTS = { betas: [0.9, 0.999] as [number, number], eps: 1e-8, weight_decay: 0 };
+/** the settings of `cudalab train` (or code): flag texts or values by field name, checked, names like "--lr" */
+export function resolveTrainRequest(args: Partial<Record<keyof RunSettings, unknown>>, models: readonly string[]): RunSettings {
+  const given: Partial<Record<keyof RunSettings, unknown>> = {};
+  for (const spec of FIELDS) {
+    const value = Object.hasOwn(args, spec.name) ? args[spec.name] : undefined;
+    if (value !== undefined) given[spec.name] = spec.kind.parse(value, flagOf(spec), { models, strict: false });
+  }
+  return completeSettings(given as Partial<RunSettings>, (name) => flagOf(BY_NAME.get(name)!));
+}
+
+/**
+ * the own keys of a JSON object as a Map, so "__proto__", "constructor" and
+ * the like are plain keys, looked up nowhere else
+ */
+export function jsonFields(value: unknown, where: string): Map<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(where, `${where} must be a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
+  }
+  return new Map(Object.entries(value));
+}
+
+// ---- what a run directory keeps -----------------------------------------
 
 /** inputs scaled to [-1, 1], as the seed did: (x/255 - 0.5)/0.5 */
 export const NORMALIZATION = { mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.5, 0.5, 0.5] as [number, number, number] };
@@ -168,104 +401,105 @@ export const AUGMENTATION = { crop: 4, flip: true };
  */
 export const EVAL_BATCH = 250;
 
-/** runs/NAME/config.json: the resolved config, everything a resume needs */
-export interface RunConfig {
-  name: string;
-  model: string;
-  lr: number;
-  batch: number;
-  epochs: number;
-  seed: number;
+// the hyperparameters only one optimizer has: a run's config.json holds its own optimizer's
+type OptimizerOnly = 'betas' | 'eps' | 'momentum' | 'nesterov';
+type SavedSettings = Omit<RunSettings, 'device' | 'out' | 'download' | OptimizerOnly> & Partial<Pick<RunSettings, OptimizerOnly>>;
+
+/** runs/NAME/config.json: the saved settings and what the run recorded besides, everything a resume needs */
+export interface RunConfig extends SavedSettings {
+  /** the device it ran on ('auto' resolved) */
   device: DeviceName;
-  device_requested: DeviceChoice;
-  data: string;
-  limit: number | null;
-  optimizer: 'adam';
-  betas: [number, number];
-  eps: number;
-  weight_decay: number;
-  augment: boolean;
-  stop_on_nan: boolean;
-  eval_batch: number;
+  deviceRequested: DeviceChoice;
+  evalBatch: number;
   normalization: { mean: [number, number, number]; std: [number, number, number] };
   version: string;
-  created_at: string;
+  createdAt: string;
 }
 
-export function makeRunConfig(req: TrainRequest, device: DeviceName, version: string): RunConfig {
+// config.json fields that are records of the run, not settings
+const RECORDED = ['deviceRequested', 'evalBatch', 'normalization', 'version', 'createdAt'];
+
+/** does the field belong in this run's config.json (another optimizer's hyperparameters do not) */
+function kept(spec: FieldSpec, optimizer: OptimizerName): boolean {
+  return spec.saved && (spec.optimizer === undefined || spec.optimizer === optimizer);
+}
+
+function savedPart(s: RunSettings): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const spec of FIELDS) if (kept(spec, s.optimizer)) out[spec.name] = s[spec.name];
+  return out;
+}
+
+export function makeRunConfig(s: RunSettings, device: DeviceName, version: string): RunConfig {
   return {
-    name: req.name,
-    model: req.model,
-    lr: req.lr,
-    batch: req.batch,
-    epochs: req.epochs,
-    seed: req.seed,
+    ...savedPart(s),
     device,
-    device_requested: req.device,
-    data: path.resolve(req.data),
-    limit: req.limit,
-    optimizer: 'adam',
-    betas: ADAM_DEFAULTS.betas,
-    eps: ADAM_DEFAULTS.eps,
-    weight_decay: ADAM_DEFAULTS.weight_decay,
-    augment: req.augment,
-    stop_on_nan: req.stopOnNan,
-    eval_batch: EVAL_BATCH,
+    deviceRequested: s.device,
+    data: path.resolve(s.data),
+    evalBatch: EVAL_BATCH,
     normalization: NORMALIZATION,
     version,
-    created_at: new Date().toISOString(),
-  };
+    createdAt: new Date().toISOString(),
+  } as RunConfig;
 }
 
-/** checks a config.json read back from a run directory (for --resume); errors name the file and field */
+// config.json from before the one naming used snake_case: stop_on_nan -> stopOnNan
+const camelCase = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * checks a config.json read back from a run directory (for --resume); errors
+ * name the file and field. every field the run was started with must be
+ * there; fields added since take their defaults.
+ */
 export function parseRunConfig(value: unknown, file: string, models: readonly string[]): RunConfig {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ConfigError(file, `${file}: expected a JSON object`);
+  const raw = jsonFields(value, file);
+  const at = (field: string) => `${file}: ${field}`;
+  const fields = new Map<string, unknown>();
+  for (const [key, v] of raw) {
+    // only a known field's old name is read as that field; any other key is reported as written
+    const camel = camelCase(key);
+    const name = key.includes('_') && (BY_NAME.has(camel) || RECORDED.includes(camel)) ? camel : key;
+    if (fields.has(name)) throw new ConfigError(at(key), `${at(key)} is given twice (as ${name} too)`);
+    fields.set(name, v);
   }
-  const v = value as Record<string, unknown>;
-  const f = (field: string) => `${file}: ${field}`;
-  const pair = (x: unknown, field: string): [number, number] => {
-    if (!Array.isArray(x) || x.length !== 2 || !x.every((e) => typeof e === 'number' && e >= 0 && e < 1)) {
-      throw new ConfigError(f(field), `${f(field)} must be two numbers in [0, 1), got ${JSON.stringify(x)}`);
+  const ctx = { models, strict: true };
+  const given: Partial<Record<keyof RunSettings, unknown>> = {};
+  for (const [name, v] of fields) {
+    const spec = BY_NAME.get(name);
+    if (RECORDED.includes(name) || name === 'device') continue;
+    if (!spec || !spec.saved) {
+      const known = [...FIELDS.filter((f) => f.saved).map((f) => f.name), ...RECORDED].join(', ');
+      throw new ConfigError(at(name), `${at(name)} is not a known field (expected ${known})`);
     }
-    return [x[0], x[1]];
-  };
+    given[spec.name] = spec.kind.parse(v, at(name), ctx);
+  }
+  const optimizer = (given.optimizer as OptimizerName | undefined) ?? 'adam';
+  for (const spec of FIELDS) {
+    if (kept(spec, optimizer) && !spec.resume && given[spec.name] === undefined) {
+      throw new ConfigError(at(spec.name), `${at(spec.name)} is missing (${spec.kind.expected(ctx)})`);
+    }
+  }
+  const settings = completeSettings(given as Partial<RunSettings>, at);
+
+  const device = choice(() => ['cpu', 'cuda'] as DeviceName[], '').parse(fields.get('device'), at('device'), ctx);
+  const requested = fields.get('deviceRequested');
+  const norm = jsonFields(fields.get('normalization'), at('normalization'));
   const triple = (x: unknown, field: string): [number, number, number] => {
     if (!Array.isArray(x) || x.length !== 3 || !x.every((e) => typeof e === 'number' && Number.isFinite(e))) {
-      throw new ConfigError(f(field), `${f(field)} must be three numbers, got ${JSON.stringify(x)}`);
+      throw new ConfigError(at(field), `${at(field)} must be three numbers, got ${JSON.stringify(x)}`);
     }
     return [x[0], x[1], x[2]];
   };
-  const device = checkDevice(v.device, f('device'));
-  if (device === 'auto') throw new ConfigError(f('device'), `${f('device')} must be cpu or cuda, got "auto"`);
-  if (v.optimizer !== 'adam') throw new ConfigError(f('optimizer'), `${f('optimizer')} must be "adam", got ${show(v.optimizer)}`);
-  const norm = v.normalization as { mean?: unknown; std?: unknown } | undefined;
-  if (!norm || typeof norm !== 'object') throw new ConfigError(f('normalization'), `${f('normalization')} must be {mean, std}`);
-  const eps = numberFrom(v.eps);
-  if (!(eps > 0)) throw new ConfigError(f('eps'), `${f('eps')} must be a number > 0, got ${show(v.eps)}`);
-  const wd = numberFrom(v.weight_decay);
-  if (!(wd >= 0)) throw new ConfigError(f('weight_decay'), `${f('weight_decay')} must be a number >= 0, got ${show(v.weight_decay)}`);
+  const version = fields.get('version');
+  const createdAt = fields.get('createdAt');
   return {
-    name: checkName(v.name, f('name')),
-    model: checkModel(v.model, models, f('model')),
-    lr: checkLr(v.lr, f('lr')),
-    batch: checkPositiveInt(v.batch, f('batch'), 1 << 20),
-    epochs: checkPositiveInt(v.epochs, f('epochs'), 100_000),
-    seed: checkSeed(v.seed, f('seed')),
+    ...(savedPart(settings) as SavedSettings),
     device,
-    device_requested: v.device_requested === undefined ? device : checkDevice(v.device_requested, f('device_requested')),
-    data: checkString(v.data, f('data')),
-    limit: v.limit === null || v.limit === undefined ? null : checkPositiveInt(v.limit, f('limit')),
-    optimizer: 'adam',
-    betas: pair(v.betas, 'betas'),
-    eps,
-    weight_decay: wd,
-    augment: checkBoolean(v.augment, f('augment')),
-    stop_on_nan: checkBoolean(v.stop_on_nan, f('stop_on_nan')),
-    eval_batch: checkPositiveInt(v.eval_batch, f('eval_batch'), 1 << 20),
-    normalization: { mean: triple(norm.mean, 'normalization.mean'), std: triple(norm.std, 'normalization.std') },
-    version: typeof v.version === 'string' ? v.version : 'unknown',
-    created_at: typeof v.created_at === 'string' ? v.created_at : '',
+    deviceRequested: requested === undefined ? device : choice(() => deviceChoices, '').parse(requested, at('deviceRequested'), ctx),
+    evalBatch: integer(1, 1 << 20).parse(fields.get('evalBatch'), at('evalBatch'), ctx),
+    normalization: { mean: triple(norm.get('mean'), 'normalization.mean'), std: triple(norm.get('std'), 'normalization.std') },
+    version: typeof version === 'string' ? version : 'unknown',
+    createdAt: typeof createdAt === 'string' ? createdAt : '',
   };
 }
 

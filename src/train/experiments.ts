@@ -5,7 +5,7 @@
 import fs from 'fs';
 import path from 'path';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-file';
-import { ConfigError, checkName, resolveTrainRequest, type TrainArgs, type TrainRequest } from './config';
+import { ConfigError, FIELDS, checkField, completeSettings, fieldSpec, flagOf, jsonFields, type RunSettings } from './config';
 import type { NanAt, RunSummary } from './metrics';
 
 export const DEFAULT_EXPERIMENTS = path.join('experiments', 'seed.json');
@@ -13,53 +13,29 @@ export const DEFAULT_EXPERIMENTS = path.join('experiments', 'seed.json');
 export interface ExperimentsFile {
   name: string;
   description: string;
-  experiments: TrainRequest[];
+  experiments: RunSettings[];
 }
 
-// the fields an experiment may set (everything else is a typo worth reporting)
-const EXPERIMENT_FIELDS: Record<string, keyof TrainArgs> = {
-  name: 'name',
-  model: 'model',
-  lr: 'lr',
-  batch: 'batch',
-  epochs: 'epochs',
-  seed: 'seed',
-  augment: 'augment',
-};
 const TOP_FIELDS = ['name', 'description', 'defaults', 'experiments'];
 
-/** what the command line sets for every experiment */
-export interface ExperimentOverrides {
-  data?: string;
-  device?: string;
-  epochs?: number;
-  limit?: number;
-  out?: string;
-  download?: boolean;
-}
+/** what the command line sets for every experiment (checked already) */
+export type ExperimentOverrides = Partial<RunSettings>;
 
-function fieldsOf(value: unknown, where: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ConfigError(where, `${where} must be a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
-  }
-  return value as Record<string, unknown>;
-}
+// the fields an experiment may set (everything else is a typo worth reporting)
+const ENTRY_FIELDS = FIELDS.filter((f) => f.experiments !== 'command').map((f) => f.name);
 
-function experimentArgs(value: unknown, where: string): TrainArgs {
-  const fields = fieldsOf(value, where);
-  const args: TrainArgs = {};
-  for (const [key, v] of Object.entries(fields)) {
-    const arg = EXPERIMENT_FIELDS[key];
-    if (!arg) {
-      throw new ConfigError(`${where}.${key}`, `${where}.${key} is not a known field (expected ${Object.keys(EXPERIMENT_FIELDS).join(', ')})`);
+function experimentFields(value: unknown, where: string, models: readonly string[]): Partial<RunSettings> {
+  const out: Partial<Record<keyof RunSettings, unknown>> = {};
+  for (const [key, v] of jsonFields(value, where)) {
+    const spec = fieldSpec(key);
+    const argument = `${where}.${key}`;
+    if (spec?.experiments === 'command') {
+      throw new ConfigError(argument, `${argument} is set on the command line for every experiment (${flagOf(spec)}), not in the file`);
     }
-    // numbers must be JSON numbers here, not strings that look like them
-    if (['lr', 'batch', 'epochs', 'seed'].includes(key) && typeof v !== 'number') {
-      throw new ConfigError(`${where}.${key}`, `${where}.${key} must be a number, got ${JSON.stringify(v)}`);
-    }
-    (args as Record<string, unknown>)[arg] = v;
+    if (!spec) throw new ConfigError(argument, `${argument} is not a known field (expected ${ENTRY_FIELDS.join(', ')})`);
+    out[spec.name] = checkField(spec.name, v, argument, { models, strict: true });
   }
-  return args;
+  return out as Partial<RunSettings>;
 }
 
 /** parses and checks an experiments file; every error names the file and the field */
@@ -70,38 +46,36 @@ export function parseExperiments(text: string, file: string, models: readonly st
   } catch (err) {
     throw new ConfigError(file, `${file}: not valid JSON (${(err as Error).message})`);
   }
-  const top = fieldsOf(json, file);
-  for (const key of Object.keys(top)) {
+  const top = jsonFields(json, file);
+  for (const key of top.keys()) {
     if (!TOP_FIELDS.includes(key)) throw new ConfigError(`${file}: ${key}`, `${file}: ${key} is not a known field (expected ${TOP_FIELDS.join(', ')})`);
   }
-  const name = checkName(top.name, `${file}: name`);
-  const description = top.description === undefined ? '' : String(top.description);
-  const defaults = top.defaults === undefined ? {} : experimentArgs(top.defaults, `${file}: defaults`);
-  if ('name' in defaults) throw new ConfigError(`${file}: defaults.name`, `${file}: defaults.name makes no sense: each experiment names itself`);
-  if (!Array.isArray(top.experiments) || top.experiments.length === 0) {
+  const name = checkField('name', top.get('name'), `${file}: name`, { strict: true });
+  const description = top.get('description') ?? '';
+  if (typeof description !== 'string') {
+    throw new ConfigError(`${file}: description`, `${file}: description must be a string, got ${JSON.stringify(description)}`);
+  }
+  const defaults = top.has('defaults') ? experimentFields(top.get('defaults'), `${file}: defaults`, models) : {};
+  if (defaults.name !== undefined) throw new ConfigError(`${file}: defaults.name`, `${file}: defaults.name makes no sense: each experiment names itself`);
+  const entries = top.get('experiments');
+  if (!Array.isArray(entries) || entries.length === 0) {
     throw new ConfigError(`${file}: experiments`, `${file}: experiments must be a non-empty array of {name, lr, batch, ...}`);
   }
+  // what the command line sets: for every run, over the file's own values
+  const command: Partial<RunSettings> = {};
+  for (const f of FIELDS) {
+    const v = overrides[f.name];
+    if (f.experiments !== 'entry' && v !== undefined) (command as Record<string, unknown>)[f.name] = v;
+  }
   const seen = new Set<string>();
-  const experiments = top.experiments.map((e, i) => {
+  const experiments = entries.map((e, i) => {
     const where = `${file}: experiments[${i}]`;
-    const args = { ...defaults, ...experimentArgs(e, where) };
-    if (args.name === undefined) throw new ConfigError(`${where}.name`, `${where}.name is required (the run's directory name)`);
-    const req = resolveTrainRequest(
-      {
-        ...args,
-        epochs: overrides.epochs ?? args.epochs,
-        device: overrides.device,
-        data: overrides.data,
-        limit: overrides.limit,
-        download: overrides.download,
-        out: path.join(overrides.out ?? 'runs', name),
-      },
-      models,
-      where,
-    );
-    if (seen.has(req.name)) throw new ConfigError(`${where}.name`, `${where}.name "${req.name}" is used twice`);
-    seen.add(req.name);
-    return req;
+    const given = { ...defaults, ...experimentFields(e, where, models), ...command, out: path.join(overrides.out ?? 'runs', name) };
+    if (given.name === undefined) throw new ConfigError(`${where}.name`, `${where}.name is required (the run's directory name)`);
+    const settings = completeSettings(given, (field) => (fieldSpec(field)!.experiments === 'command' ? flagOf(fieldSpec(field)!) : `${where}.${field}`));
+    if (seen.has(settings.name)) throw new ConfigError(`${where}.name`, `${where}.name "${settings.name}" is used twice`);
+    seen.add(settings.name);
+    return settings;
   });
   return { name, description, experiments };
 }

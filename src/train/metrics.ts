@@ -4,7 +4,7 @@
 import fs from 'fs';
 import path from 'path';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-file';
-import type { RunConfig } from './config';
+import { ConfigError, type RunConfig } from './config';
 
 /** epoch is 1-based; step is the 1-based batch within that epoch */
 export interface NanAt {
@@ -59,6 +59,34 @@ export function finiteOrNull(x: number): number | null {
   return Number.isFinite(x) ? x : null;
 }
 
+/**
+ * what is wrong with a metrics row read back (from a checkpoint) as the row of
+ * `epoch`, or null when it is one the trainer could have written: losses
+ * finite or null (null: not finite), accuracies in [0, 1], times >= 0
+ */
+export function metricsRowProblem(row: unknown, epoch: number): string | null {
+  if (row === null || typeof row !== 'object' || Array.isArray(row)) return `expected an object {epoch, train_loss, ...}, got ${JSON.stringify(row)}`;
+  const r = row as Record<string, unknown>;
+  if (r.epoch !== epoch) return `epoch must be ${epoch}, got ${JSON.stringify(r.epoch)}`;
+  const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  for (const k of ['train_loss', 'test_loss']) {
+    if (r[k] !== null && !finite(r[k])) return `${k} must be a finite number or null, got ${JSON.stringify(r[k])}`;
+  }
+  for (const k of ['train_accuracy', 'test_accuracy']) {
+    if (!finite(r[k]) || (r[k] as number) < 0 || (r[k] as number) > 1) return `${k} must be a number in [0, 1], got ${JSON.stringify(r[k])}`;
+  }
+  for (const k of ['seconds', 'images_per_second', 'eval_seconds']) {
+    if (!finite(r[k]) || (r[k] as number) < 0) return `${k} must be a finite number >= 0, got ${JSON.stringify(r[k])}`;
+  }
+  const nan = r.nan_at as Record<string, unknown> | null;
+  if (nan !== null) {
+    const ok = typeof nan === 'object' && Number.isInteger(nan.epoch) && Number.isInteger(nan.step) &&
+      (nan.epoch as number) >= 1 && (nan.epoch as number) <= epoch && (nan.step as number) >= 1;
+    if (!ok) return `nan_at must be null or {epoch, step} (integers, epoch <= ${epoch}, step >= 1), got ${JSON.stringify(r.nan_at)}`;
+  }
+  return null;
+}
+
 /** rewrites the whole log (a handful of rows) atomically: a reader never sees half a line */
 export function writeMetrics(runDir: string, rows: EpochMetrics[]): void {
   writeFileAtomic(path.join(runDir, METRICS_FILE), rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
@@ -75,7 +103,7 @@ export function readMetrics(runDir: string): EpochMetrics[] {
       try {
         return JSON.parse(line) as EpochMetrics;
       } catch (err) {
-        throw new Error(`${file}: line ${i + 1} is not JSON (${(err as Error).message})`);
+        throw new ConfigError(`${file}:${i + 1}`, `${file}: line ${i + 1} is not JSON (${(err as Error).message})`);
       }
     });
 }

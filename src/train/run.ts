@@ -7,10 +7,13 @@ import { native } from '../native';
 import { modelNames } from '../models';
 import { ensureCifar10 } from '../data/download';
 import { loadCifar10, type Cifar10 } from '../data/cifar10';
-import { ConfigError, checkPositiveInt, makeRunConfig, parseRunConfig, resolveDevice, type DeviceChoice, type RunConfig, type TrainRequest } from './config';
+import { ConfigError, checkField, makeRunConfig, parseRunConfig, resolveDevice, type DeviceChoice, type RunConfig, type RunSettings } from './config';
+import { CheckpointError } from './checkpoint';
 import { CONFIG_FILE, SUMMARY_FILE, type RunSummary } from './metrics';
 import { Progress } from './progress';
+import { withRunLock } from './run-lock';
 import { trainRun, type StepInfo, type TrainData } from './trainer';
+import { removeTemporaries } from '../atomic-file';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const VERSION: string = require('../../package.json').version;
@@ -46,15 +49,42 @@ export function runDirOf(out: string, name: string): string {
   return path.join(out, name);
 }
 
+/**
+ * runs fn owning dir: its lock is taken before anything is written there (a
+ * run already going into dir makes this throw RunLockedError), and what a
+ * killed writer left there is removed first
+ */
+export function inRunDir<T>(dir: string, progress: Progress | undefined, fn: () => Promise<T>): Promise<T> {
+  return withRunLock(dir, { onMessage: (text) => progress?.message(text) }, async () => {
+    removeTemporaries(dir);
+    return fn();
+  });
+}
+
 /** a fresh run: writes out/name/ from scratch */
-export async function startRun(req: TrainRequest, hooks: RunHooks = {}): Promise<RunSummary> {
+export async function startRun(req: RunSettings, hooks: RunHooks = {}): Promise<RunSummary> {
   const device = deviceFor(req.device);
   const config = makeRunConfig(req, device, VERSION);
   const runDir = runDirOf(req.out, req.name);
-  if (fs.existsSync(path.join(runDir, CONFIG_FILE))) hooks.progress?.message(`${runDir} exists; starting it over (--resume ${runDir} would go on from its last checkpoint)`);
-  const data = hooks.data ?? (await loadData(req.data, req.download, hooks.progress));
-  hooks.progress?.message(`training ${config.model} on ${device}: lr ${config.lr}, batch ${config.batch}, ${config.epochs} epochs, seed ${config.seed} -> ${runDir}`);
-  return trainRun({ config, runDir, data, progress: hooks.progress, onStep: hooks.onStep });
+  return inRunDir(runDir, hooks.progress, async () => {
+    if (fs.existsSync(path.join(runDir, CONFIG_FILE))) hooks.progress?.message(`${runDir} exists; starting it over (--resume ${runDir} would go on from its last checkpoint)`);
+    const data = hooks.data ?? (await loadData(req.data, req.download, hooks.progress));
+    hooks.progress?.message(`training ${config.model} on ${device}: lr ${config.lr}, batch ${config.batch}, ${config.epochs} epochs, seed ${config.seed} -> ${runDir}`);
+    return trainRun({ config, runDir, data, progress: hooks.progress, onStep: hooks.onStep });
+  });
+}
+
+function readSummary(file: string): RunSummary {
+  let v: Partial<RunSummary> | null = null;
+  try {
+    v = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new CheckpointError(file, `not valid JSON (${(err as Error).message})`);
+  }
+  if (v === null || typeof v !== 'object' || !Array.isArray(v.epochs) || typeof v.stopped_on_nan !== 'boolean') {
+    throw new CheckpointError(file, 'expected a run summary {epochs: [...], stopped_on_nan, ...}; remove it to go on from the last checkpoint');
+  }
+  return v as RunSummary;
 }
 
 export interface ResumeOverrides {
@@ -65,6 +95,8 @@ export interface ResumeOverrides {
   /** the data set moved */
   data?: string;
   download?: boolean;
+  /** a different checkpoint retention */
+  keepCheckpoints?: number | 'all';
 }
 
 /** reads runDir/config.json; errors name the file and field */
@@ -87,19 +119,26 @@ export function readRunConfig(runDir: string): RunConfig {
 
 /** goes on from the run's last checkpoint with its saved config; a finished run just returns its summary */
 export async function resumeRun(runDir: string, overrides: ResumeOverrides = {}, hooks: RunHooks = {}): Promise<RunSummary> {
+  // a folder that is no run at all is refused before a lock is put there
+  if (!fs.existsSync(path.join(runDir, CONFIG_FILE))) readRunConfig(runDir);
+  return inRunDir(runDir, hooks.progress, () => resumeLocked(runDir, overrides, hooks));
+}
+
+async function resumeLocked(runDir: string, overrides: ResumeOverrides, hooks: RunHooks): Promise<RunSummary> {
   const saved = readRunConfig(runDir);
   const config: RunConfig = { ...saved };
   if (overrides.device !== undefined) {
     config.device = deviceFor(overrides.device);
-    config.device_requested = overrides.device;
+    config.deviceRequested = overrides.device;
   } else {
     config.device = deviceFor(saved.device);
   }
-  if (overrides.epochs !== undefined) config.epochs = checkPositiveInt(overrides.epochs, '--epochs', 100_000);
+  if (overrides.epochs !== undefined) config.epochs = checkField('epochs', overrides.epochs, '--epochs');
+  if (overrides.keepCheckpoints !== undefined) config.keepCheckpoints = checkField('keepCheckpoints', overrides.keepCheckpoints, '--keep-checkpoints');
   if (overrides.data !== undefined) config.data = path.resolve(overrides.data);
   const summaryFile = path.join(runDir, SUMMARY_FILE);
   if (fs.existsSync(summaryFile)) {
-    const done = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as RunSummary;
+    const done = readSummary(summaryFile);
     if (done.epochs.length >= config.epochs && !done.stopped_on_nan) {
       hooks.progress?.message(`${runDir} is already done (${done.epochs.length} epochs)`);
       return done;

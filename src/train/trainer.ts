@@ -1,5 +1,6 @@
-// the epoch loop: Adam on a model by name, a test-set evaluation after every
-// epoch, a checkpoint and a metrics row per epoch, the summary at the end.
+// the epoch loop: the run's optimizer (built by createOptimizer from its
+// config) on a model by name, a test-set evaluation after every epoch, a
+// checkpoint and a metrics row per epoch, the summary at the end.
 //
 // each step runs in tidy(), which frees its intermediates. nothing in a step
 // reads from the device: the loss is summed on the device and read every
@@ -7,22 +8,23 @@
 // progress line is redrawn and a non-finite loss is looked for. nor does a
 // step copy anything from the host unless augmentation is on: the data set
 // stays on the device and each batch is gathered there (data/device-dataset.ts).
-import fs from 'fs';
 import path from 'path';
 import { Tensor, tidy } from '../tensor';
 import { crossEntropy, correctCount } from '../ops';
 import { Generator } from '../random';
 import { createModel } from '../models';
 import type { Module } from '../nn/module';
-import { Adam } from '../optim';
+import { createOptimizer, type Optimizer } from '../optim';
 import { DataLoader } from '../data/loader';
 import { HostBatches, type TensorBatches } from '../data/batches';
 import { DeviceDataset } from '../data/device-dataset';
 import type { Split } from '../data/cifar10';
 import { writeJsonAtomic } from '../atomic-file';
+import { makeDirectory } from '../make-directory';
 import { DeviceCount, DeviceSum } from './accumulate';
-import { findLatestCheckpoint, loadCheckpoint, removeRunFiles, saveCheckpoint } from './checkpoint';
+import { findLatestCheckpoint, loadCheckpoint, pruneCheckpoints, removeRunFiles, saveCheckpoint } from './checkpoint';
 import { removeTemporaries } from '../atomic-file';
+import { testHook } from '../test-hooks';
 import { AUGMENTATION, type RunConfig } from './config';
 import { evaluate } from './evaluate';
 import {
@@ -80,15 +82,15 @@ interface EpochResult {
   stopped: boolean;
 }
 
-function trainEpoch(
+async function trainEpoch(
   epoch: number,
   model: Module,
-  optimizer: Adam,
+  optimizer: Optimizer,
   loader: TensorBatches,
   config: RunConfig,
   progress: Progress,
   onStep?: (info: StepInfo) => void,
-): EpochResult {
+): Promise<EpochResult> {
   const device = config.device;
   const lossSum = new DeviceSum(device);
   const correct = new DeviceCount();
@@ -158,12 +160,16 @@ function trainEpoch(
       if (step % READ_EVERY === 0 || step === steps) {
         last = readBack();
         readAt = step;
-        if (nanAt !== null && config.stop_on_nan) {
+        if (nanAt !== null && config.stopOnNan) {
           stopped = true;
           break;
         }
+        // let the event loop run at each read: a SIGINT or SIGTERM is handled
+        // (the run's lock released) within READ_EVERY steps, not at the epoch's end
+        await new Promise((resolve) => setImmediate(resolve));
       }
       onStep?.({ epoch, step, model });
+      testHook(`step:${(epoch - 1) * steps + step}`);
     }
     if (readAt !== step) last = readBack();
     return {
@@ -186,23 +192,18 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
   const { config, runDir } = opts;
   const progress = opts.progress ?? new Progress(null);
   const device = config.device;
-  fs.mkdirSync(runDir, { recursive: true });
+  const keep = config.keepCheckpoints;
+  makeDirectory(runDir);
 
   removeTemporaries(runDir);
   const checkpoint = opts.resume ? findLatestCheckpoint(runDir) : null;
   if (!checkpoint) removeRunFiles(runDir);
-  writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
 
   const modelGen = new Generator(config.seed);
   const dataGen = new Generator(dataSeed(config.seed));
   const model = createModel(config.model, { generator: modelGen, device });
   model.train();
-  const optimizer = new Adam(model.parameters(), {
-    lr: config.lr,
-    betas: config.betas,
-    eps: config.eps,
-    weightDecay: config.weight_decay,
-  });
+  const optimizer = createOptimizer(model.parameters(), config);
   // without augmentation both splits stay on the device and each batch is
   // gathered there (no host->device copy in a step); augmented batches are
   // built on the host. both draw the same numbers from dataGen, so a run's
@@ -232,7 +233,7 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
           limit,
         });
   const makeTestBatches = (): DeviceDataset =>
-    new DeviceDataset(opts.data.test, { device, batchSize: config.eval_batch, shuffle: false, normalization: config.normalization, limit });
+    new DeviceDataset(opts.data.test, { device, batchSize: config.evalBatch, shuffle: false, normalization: config.normalization, limit });
   const trainImages = Math.min(config.limit ?? Infinity, opts.data.train.count);
   const testImages = Math.min(config.limit ?? Infinity, opts.data.test.count);
 
@@ -245,20 +246,28 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
     trainBatches = makeTrainBatches();
     testBatches = makeTestBatches();
     if (checkpoint) {
-      loadCheckpoint(runDir, checkpoint, model, optimizer, device);
+      loadCheckpoint(runDir, checkpoint, model, optimizer, device, {
+        epochs: config.epochs,
+        modelName: config.model,
+        batchesPerEpoch: trainBatches.batches,
+        rngSeeds: { model: modelGen.seed, data: dataGen.seed },
+      });
       modelGen.setState(checkpoint.rng.model);
       dataGen.setState(checkpoint.rng.data);
       rows = checkpoint.metrics.slice(0, checkpoint.epoch);
       firstEpoch = checkpoint.epoch + 1;
       // rows past the checkpoint belong to the part that is redone
       writeMetrics(runDir, rows);
+      // written once the saved state checked out: a refused resume leaves the run as it was
+      writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
       progress.message(`resuming ${runDir} after epoch ${checkpoint.epoch} of ${config.epochs}`);
     } else {
+      writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
       writeMetrics(runDir, rows);
     }
 
     for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
-      const r = trainEpoch(epoch, model, optimizer, trainBatches, config, progress, opts.onStep);
+      const r = await trainEpoch(epoch, model, optimizer, trainBatches, config, progress, opts.onStep);
       const ev = evaluate(model, testBatches, device);
       const row: EpochMetrics = {
         epoch,
@@ -272,7 +281,7 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
         nan_at: r.nanAt,
       };
       rows.push(row);
-      if (r.nanAt) progress.message(`loss is not finite at epoch ${r.nanAt.epoch}, step ${r.nanAt.step}${config.stop_on_nan ? '; stopping (--stop-on-nan)' : ''}`);
+      if (r.nanAt) progress.message(`loss is not finite at epoch ${r.nanAt.epoch}, step ${r.nanAt.step}${config.stopOnNan ? '; stopping (--stop-on-nan)' : ''}`);
       if (r.stopped) {
         // a cut-short epoch is no state to resume from: no checkpoint for it
         stoppedOnNan = true;
@@ -290,6 +299,8 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
         metrics: rows,
       });
       writeMetrics(runDir, rows);
+      // only now that the new checkpoint is complete may older ones go
+      pruneCheckpoints(runDir, rows, keep);
       progress.epoch(row, config.epochs);
       // let the event loop breathe between epochs (signals, output)
       await new Promise((resolve) => setImmediate(resolve));
@@ -308,8 +319,7 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
     if (trainBatches instanceof DeviceDataset) trainBatches.dispose();
     testBatches?.dispose();
     // parameters and optimizer state live outside every tidy: free them here
-    const state = optimizer.stateDict();
-    for (const t of Object.values(state.buffers)) t.dispose();
+    optimizer.dispose();
     for (const p of model.parameters()) p.dispose();
   }
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -177,5 +178,95 @@ describe('loadCifar10', () => {
     const bin = copyFixture(BIN, scratch());
     fs.writeFileSync(path.join(bin, 'batches.meta.txt'), CLASSES.slice(0, 8).join('\n'));
     expect((await rejects(loadCifar10(bin))).message).toContain('10 class names, got 8');
+  });
+});
+
+describe('loadCifar10: how many images each file holds', () => {
+  it('bin: an official set with data_batch_1.bin cut to one record is refused, naming the file and the count', async () => {
+    const dir = path.join(scratch(), BIN);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'batches.meta.txt'), CLASSES.join('\n'));
+    // the other files hold the official 10,000 records of label 0 and black pixels (sparse files: no disk used)
+    for (const f of ['data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) {
+      fs.writeFileSync(path.join(dir, f), '');
+      fs.truncateSync(path.join(dir, f), 10_000 * 3073);
+    }
+    fs.writeFileSync(path.join(dir, 'data_batch_1.bin'), Buffer.alloc(3073));
+    const err = await rejects(loadCifar10(dir));
+    expect(err.file).toBe(path.join(dir, 'data_batch_1.bin'));
+    expect(err.code).toBe('ERR_DATA');
+    expect(err.message).toContain('expected 10000 images like the other files');
+    expect(err.message).toContain('got 1 image');
+  });
+
+  it('bin: a training file of the tiny set cut at a record boundary is refused', async () => {
+    const dir = copyFixture(BIN, scratch());
+    const f = path.join(dir, 'data_batch_3.bin');
+    fs.truncateSync(f, 19 * 3073);
+    const err = await rejects(loadCifar10(dir));
+    expect(err.file).toBe(f);
+    expect(err.message).toContain('expected 20 images like the other training files');
+    expect(err.message).toContain('got 19 images');
+  });
+
+  it('py: a training batch re-pickled with a row fewer is refused', async () => {
+    const dir = copyFixture(PY, scratch());
+    const f = path.join(dir, 'data_batch_5');
+    fs.writeFileSync(f, pickleBatch({ labels: new Array(19).fill(3), data: new Uint8Array(19 * 3072) }));
+    const err = await rejects(loadCifar10(dir));
+    expect(err.file).toBe(f);
+    expect(err.message).toContain('got 19 images');
+  });
+
+  it('a smaller set with equal training files and a test file of its own size loads', async () => {
+    const dir = copyFixture(BIN, scratch());
+    fs.truncateSync(path.join(dir, 'test_batch.bin'), 7 * 3073);
+    const d = await loadCifar10(dir);
+    expect(d.train.count).toBe(100);
+    expect(d.test.count).toBe(7);
+  });
+});
+
+describe('findCifar10 / loadCifar10: a data folder that cannot be read', () => {
+  it('a file given as the data folder: ERR_DATA_ACCESS naming it, not "missing"', async () => {
+    const file = path.join(scratch(), 'data');
+    fs.writeFileSync(file, 'not a folder');
+    const err = await rejects(loadCifar10(file));
+    expect(err.code).toBe('ERR_DATA_ACCESS');
+    expect(err.file).toBe(file);
+    expect(err.message).toContain('ENOTDIR');
+  });
+
+  it('a batches folder that is a symlink loop: the errno and the path', async () => {
+    const dir = scratch();
+    fs.symlinkSync(path.join(dir, PY), path.join(dir, PY));
+    const err = await rejects(loadCifar10(dir));
+    expect(err.code).toBe('ERR_DATA_ACCESS');
+    expect(err.file).toBe(path.join(dir, PY, 'batches.meta'));
+    expect(err.message).toContain('ELOOP');
+  });
+
+  it('a folder without read permission: EACCES naming the path', () => {
+    // root reads through chmod 000, so as root the check runs in a child
+    // process under the unprivileged `nobody` (the compiled dist/ code)
+    const dir = fs.mkdtempSync(path.join('/tmp', 'cudalab-perm-'));
+    cleanup.push(() => {
+      fs.chmodSync(path.join(dir, PY), 0o755);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    copyFixture(PY, dir);
+    fs.chmodSync(dir, 0o711);
+    fs.chmodSync(path.join(dir, PY), 0o000);
+    const script = `
+      const { findCifar10 } = require(${JSON.stringify(path.resolve(__dirname, '../../dist/data/cifar10.js'))});
+      try { console.log(JSON.stringify({ found: findCifar10(process.argv[1]) })); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, file: e.file, message: e.message })); }`;
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const r = spawnSync(process.execPath, ['-e', script, dir], { encoding: 'utf8', ...asNobody });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout);
+    expect(out.code).toBe('ERR_DATA_ACCESS');
+    expect(out.file).toBe(path.join(dir, PY, 'batches.meta'));
+    expect(out.message).toContain('EACCES');
   });
 });

@@ -260,6 +260,16 @@ describe('ensureCifar10', () => {
     for (const s of ['cudalab data download', 'cudalab data pull', '--data DIR', dir]) expect(err.message).toContain(s);
   });
 
+  it('a data folder that is a file: the ENOTDIR, not "none"', async () => {
+    const file = path.join(scratch(), 'data');
+    fs.writeFileSync(file, '');
+    for (const download of [false, true]) {
+      const err = await rejects(ensureCifar10(file, { download, url: `${base}/cifar.tar.gz`, md5 }));
+      expect(err.code).toBe('ERR_DATA_ACCESS');
+      expect(err.message).toContain(`${file}: expected a data folder, got a file (ENOTDIR)`);
+    }
+  });
+
   it('missing, download fails: the reason and how to get it, nothing kept; then it downloads', async () => {
     const dir = scratch();
     const err = await rejects(ensureCifar10(dir, { download: true, url: `${base}/500`, md5 }));

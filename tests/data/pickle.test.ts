@@ -160,6 +160,21 @@ describe('unpickle refuses what it must not do', () => {
     expect(thrown(() => unpickle(new Uint8Array(0), 'empty')).offset).toBe(0);
   });
 
+  it('a LONG4 int of 64 KB is refused at once (building one takes time quadratic in its length)', () => {
+    const n = 1 << 16;
+    const p = Buffer.alloc(2 + 5 + n + 1);
+    p.set([0x80, 0x02, 0x8b]);
+    p.writeInt32LE(n, 3);
+    p.fill(0x41, 7, 7 + n);
+    p[7 + n] = 0x2e;
+    const err = thrown(() => unpickle(p, 'long.pkl'));
+    expect(err.offset).toBe(2);
+    expect(err.message).toContain('an int of at most 1024 bytes for LONG4, got 65536 bytes');
+    // a LONG4 of 1024 bytes is still read
+    const ok = Buffer.concat([Buffer.from([0x80, 0x02, 0x8b, 0x00, 0x04, 0x00, 0x00]), Buffer.alloc(1023), Buffer.from([0x01, 0x2e])]);
+    expect(unpickle(ok, 'ok.pkl')).toBe(1n << 8184n);
+  });
+
   it('array data that is not uint8 or does not fill its shape', () => {
     const data = new Uint8Array(3072);
     expect(thrown(() => unpickle(pickleBatch({ labels: [0], data, descr: 'f4' }), 'f4.pkl')).message).toContain("dtype 'f4'");

@@ -49,6 +49,9 @@ describe('.dvc files', () => {
     expect(() => readDvcFile(bad)).toThrow(`${bad}: not valid YAML`);
     fs.writeFileSync(bad, 'outs:\n- md5: b1946ac92492d2347c6235b4d2611184\n  hash: sha256\n  path: x\n');
     expect(() => readDvcFile(bad)).toThrow(/hash 'sha256' is not supported/);
+    // a tag DVC never writes is refused, not read as plain text with a warning on stderr
+    fs.writeFileSync(bad, 'outs:\n- md5: !!python/object:os.system b1946ac92492d2347c6235b4d2611184\n  path: x\n');
+    expect(() => readDvcFile(bad)).toThrow(new RegExp(`${bad}: not valid YAML \\(.*python/object:os\\.system`));
     expect(() => collectOuts(openRepo(dir), ['nothing'], dir)).toThrow(/nothing: not a .dvc file and not tracked/);
   });
 });
@@ -179,7 +182,7 @@ describe('add', () => {
     fs.writeFileSync(path.join(dir, 'd', 'x'), 'x');
     await addPath(repo, 'd', { cwd: dir, progress: null });
     await expect(addPath(repo, 'd/x', { cwd: dir, progress: null })).rejects.toThrow('d/x: inside d, which d.dvc already tracks');
-    await expect(addPath(repo, '.', { cwd: dir, progress: null })).rejects.toThrow(/not its root/);
+    await expect(addPath(repo, '.', { cwd: dir, progress: null })).rejects.toThrow(/not a path inside it/);
     fs.mkdirSync(path.join(dir, 'outer', 'inner'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'outer', 'inner', 'y'), 'y');
     await addPath(repo, 'outer/inner', { cwd: dir, progress: null });

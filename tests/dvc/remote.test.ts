@@ -1,100 +1,19 @@
 // push, pull and status against a real S3-protocol server (s3rver behind a
 // signature-checking front, see s3-server.ts), in temporary repositories.
-import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Command } from 'commander';
-import crypto from 'crypto';
 import fs from 'fs';
-import os from 'os';
 import path from 'path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { registerDataVersioning } from '../../src/cli/data-dvc';
 import { addPath } from '../../src/dvc/add';
-import { writeIniFile } from '../../src/dvc/config';
 import { pull } from '../../src/dvc/pull';
 import { push } from '../../src/dvc/push';
-import { openRepo, Repo } from '../../src/dvc/repo';
 import { formatStatus, status } from '../../src/dvc/status';
-import { startS3, TestS3 } from './s3-server';
+import { runCli } from '../cli/run-cli';
+import { addAll, BUCKET, client, dropWorkspaceAndCache, filesUnder, fixture, md5, quiet, remoteKeys, s3, useS3Repos, writeData } from './s3-repos';
 
-const BUCKET = 'dvc-test';
-let s3: TestS3;
-let client: S3Client;
-const temps: string[] = [];
-let counter = 0;
-
-beforeAll(async () => {
-  s3 = await startS3([BUCKET]);
-  client = new S3Client({
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-  });
-});
-afterAll(async () => {
-  client?.destroy();
-  await s3?.close();
-});
-afterEach(() => {
-  for (const dir of temps.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-const md5 = (b: Buffer | string) => crypto.createHash('md5').update(b).digest('hex');
-const quiet = { progress: null };
-
-interface Fixture {
-  dir: string;
-  prefix: string;
-  repo: () => Repo;
-}
-
-/** a temporary repository whose default remote is a fresh prefix of the test bucket */
-function fixture(remote: Record<string, string> = {}, local: Record<string, string> = {}): Fixture {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cudalab-dvc-repo-'));
-  temps.push(dir);
-  const prefix = `store-${process.pid}-${++counter}`;
-  writeIniFile(path.join(dir, '.dvc', 'config'), {
-    core: { remote: 'storage' },
-    'remote "storage"': { url: `s3://${BUCKET}/${prefix}`, endpointurl: s3.endpoint, ...remote },
-  });
-  writeIniFile(path.join(dir, '.dvc', 'config.local'), {
-    'remote "storage"': { access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey, ...local },
-  });
-  return { dir, prefix, repo: () => openRepo(dir) };
-}
-
-/** data/d with text, binary, nested, non-ASCII and multi-MiB files, plus data/f.bin */
-function writeData(dir: string): Record<string, Buffer> {
-  const files: Record<string, Buffer> = {
-    'data/d/a.txt': Buffer.from('hello\n'),
-    'data/d/sub/b.bin': Buffer.from([0, 1, 2]),
-    'data/d/sub/deeper/é ü.txt': Buffer.from('non-ascii name\n'),
-    'data/d/big.bin': crypto.randomBytes(3 * 1024 * 1024 + 17),
-    'data/f.bin': crypto.randomBytes(4096),
-  };
-  for (const [rel, bytes] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), bytes);
-  }
-  return files;
-}
-
-async function remoteKeys(prefix: string): Promise<string[]> {
-  const res = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${prefix}/` }));
-  return (res.Contents ?? []).map((o) => o.Key!).sort();
-}
-
-function dropWorkspaceAndCache(dir: string): void {
-  fs.rmSync(path.join(dir, 'data', 'd'), { recursive: true, force: true });
-  fs.rmSync(path.join(dir, 'data', 'f.bin'), { force: true });
-  fs.rmSync(path.join(dir, '.dvc', 'cache'), { recursive: true, force: true });
-}
-
-async function addAll(f: Fixture): Promise<void> {
-  const repo = f.repo();
-  await addPath(repo, 'data/d', { cwd: f.dir, ...quiet });
-  await addPath(repo, 'data/f.bin', { cwd: f.dir, ...quiet });
-}
+useS3Repos();
 
 describe('push and pull through S3', () => {
   it('round-trips: add, push, delete data and cache, pull gives identical bytes', async () => {
@@ -106,10 +25,13 @@ describe('push and pull through S3', () => {
 
     // the remote holds exactly the DVC 3 layout
     const dirOid = fs.readFileSync(path.join(f.dir, 'data', 'd.dvc'), 'utf8').match(/md5: ([0-9a-f]{32}\.dir)/)![1];
+    // and push counted every byte it sent, though three uploads ran at once
+    const manifestSize = fs.statSync(path.join(f.dir, '.dvc', 'cache', 'files', 'md5', dirOid.slice(0, 2), dirOid.slice(2))).size;
+    expect(pushed.bytes).toBe(Object.values(files).reduce((sum, b) => sum + b.length, 0) + manifestSize);
     const expectedKeys = [...Object.values(files).map(md5), dirOid].map((oid) => `${f.prefix}/files/md5/${oid.slice(0, 2)}/${oid.slice(2)}`);
     expect(await remoteKeys(f.prefix)).toEqual(expectedKeys.sort());
     // the manifest is uploaded after every file it lists
-    const putsHere = s3.puts.filter((p) => p.includes(f.prefix));
+    const putsHere = s3().puts.filter((p) => p.includes(f.prefix));
     expect(putsHere.findIndex((p) => p.endsWith('.dir'))).toBe(putsHere.length - 1 - putsHere.slice().reverse().findIndex((p) => p.endsWith('.dir')));
     const dirPut = putsHere.findIndex((p) => p.endsWith('.dir'));
     for (const name of ['a.txt', 'sub/b.bin', 'big.bin']) {
@@ -148,7 +70,7 @@ describe('push and pull through S3', () => {
 
     // an object damaged on the remote (its size differs from the cached copy) is reported, and push replaces it
     const aKey = `${f.prefix}/files/md5/b1/946ac92492d2347c6235b4d2611184`;
-    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: aKey, Body: Buffer.from('hell') }));
+    await client().send(new PutObjectCommand({ Bucket: BUCKET, Key: aKey, Body: Buffer.from('hell') }));
     [d] = await status(f.repo(), ['data/d'], { cwd: f.dir });
     expect(d.remote).toEqual({ name: 'storage', missing: [], damaged: ['data/d/a.txt'] });
     expect(formatStatus([d])).toContain("remote 'storage': 1 object(s) differ in size from the cached copy (damaged; push replaces them)\n    data/d/a.txt");
@@ -180,7 +102,7 @@ describe('push and pull through S3', () => {
     await push(f.repo(), [], { cwd: f.dir, ...quiet });
     const oid = md5(files['data/d/a.txt']);
     const key = `${f.prefix}/files/md5/${oid.slice(0, 2)}/${oid.slice(2)}`;
-    await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+    await client().send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
     dropWorkspaceAndCache(f.dir);
     await expect(pull(f.repo(), [], { cwd: f.dir, ...quiet })).rejects.toThrow(`1 object(s) missing from the remote:\n  data/d/a.txt (${key})`);
     expect(fs.existsSync(path.join(f.dir, 'data', 'd', 'a.txt'))).toBe(false);
@@ -202,9 +124,9 @@ describe('push and pull through S3', () => {
     // same length, one byte flipped
     const flipped = Buffer.from(files['data/d/big.bin']);
     flipped[12345] ^= 0xff;
-    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: keyOf('data/d/big.bin'), Body: flipped }));
+    await client().send(new PutObjectCommand({ Bucket: BUCKET, Key: keyOf('data/d/big.bin'), Body: flipped }));
     // cut short on the server
-    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: keyOf('data/f.bin'), Body: files['data/f.bin'].subarray(0, 100) }));
+    await client().send(new PutObjectCommand({ Bucket: BUCKET, Key: keyOf('data/f.bin'), Body: files['data/f.bin'].subarray(0, 100) }));
     dropWorkspaceAndCache(f.dir);
     const err = await pull(f.repo(), [], { cwd: f.dir, ...quiet }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
@@ -220,15 +142,15 @@ describe('push and pull through S3', () => {
     expect(fs.readFileSync(path.join(f.dir, 'data', 'd', 'a.txt'), 'utf8')).toBe('hello\n');
 
     // a connection dropped mid-object leaves nothing behind either
-    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: keyOf('data/f.bin'), Body: files['data/f.bin'] }));
-    s3.truncate.add(`/${BUCKET}/${keyOf('data/f.bin')}`);
+    await client().send(new PutObjectCommand({ Bucket: BUCKET, Key: keyOf('data/f.bin'), Body: files['data/f.bin'] }));
+    s3().truncate.add(`/${BUCKET}/${keyOf('data/f.bin')}`);
     try {
       await expect(pull(f.repo(), ['data/f.bin'], { cwd: f.dir, ...quiet })).rejects.toThrow(`the download of ${keyOf('data/f.bin')} (data/f.bin) broke off`);
     } finally {
-      s3.truncate.clear();
+      s3().truncate.clear();
     }
     expect(fs.existsSync(path.join(f.dir, 'data', 'f.bin'))).toBe(false);
-    const leftovers = fs.readdirSync(path.join(f.dir, '.dvc', 'cache')).filter((n) => n.endsWith('.tmp'));
+    const leftovers = filesUnder(path.join(f.dir, '.dvc', 'cache')).filter((n) => n.endsWith('.tmp'));
     expect(leftovers).toEqual([]);
     // and once the remote serves it whole, pull completes
     expect(await pull(f.repo(), ['data/f.bin'], { cwd: f.dir, ...quiet })).toMatchObject({ fetched: 1, checkedOut: 1 });
@@ -259,7 +181,7 @@ describe('push and pull through S3', () => {
     const f = fixture({ url: 's3://no-such-bucket/x' });
     writeData(f.dir);
     await addAll(f);
-    const expected = "remote 'storage' (s3://no-such-bucket/x at " + s3.endpoint + "): bucket 'no-such-bucket' does not exist";
+    const expected = "remote 'storage' (s3://no-such-bucket/x at " + s3().endpoint + "): bucket 'no-such-bucket' does not exist";
     await expect(push(f.repo(), [], { cwd: f.dir, ...quiet })).rejects.toThrow(expected);
     fs.rmSync(path.join(f.dir, '.dvc', 'cache'), { recursive: true });
     await expect(pull(f.repo(), [], { cwd: f.dir, force: true, ...quiet })).rejects.toThrow(expected);
@@ -275,7 +197,7 @@ describe('push and pull through S3', () => {
     const err = (await push(f.repo(), [], { cwd: f.dir, ...quiet }).catch((e: Error) => e)) as Error;
     expect(err.message).toMatch(/the request signature was rejected, the secret access key is wrong/);
     expect(err.message).not.toContain(badSecret);
-    expect(err.message).not.toContain(s3.accessKeyId);
+    expect(err.message).not.toContain(s3().accessKeyId);
     expect(await remoteKeys(f.prefix)).toEqual([]);
 
     const badKeyId = 'AKIA-UNKNOWN-KEY-ID-1234';
@@ -285,7 +207,7 @@ describe('push and pull through S3', () => {
     const err2 = (await push(g.repo(), [], { cwd: g.dir, ...quiet }).catch((e: Error) => e)) as Error;
     expect(err2.message).toMatch(/the server does not know this access key id/);
     expect(err2.message).not.toContain(badKeyId);
-    expect(err2.message).not.toContain(s3.secretAccessKey);
+    expect(err2.message).not.toContain(s3().secretAccessKey);
     const [d] = await status(g.repo(), ['data/d'], { cwd: g.dir });
     expect(d.remote && 'error' in d.remote && d.remote.error).toMatch(/does not know this access key id/);
 
@@ -318,7 +240,7 @@ describe('DVC 2 repositories', () => {
     const dirOid = md5(manifest) + '.dir';
     const legacyKey = (oid: string) => `${f.prefix}/${oid.slice(0, 2)}/${oid.slice(2)}`;
     for (const [oid, body] of [[textOid, text], [binOid, binary], [singleOid, single], [dirOid, Buffer.from(manifest)]] as const) {
-      await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: legacyKey(oid), Body: body }));
+      await client().send(new PutObjectCommand({ Bucket: BUCKET, Key: legacyKey(oid), Body: body }));
     }
     fs.writeFileSync(path.join(f.dir, 'old.dvc'), `outs:\n- md5: ${dirOid}\n  size: ${text.length + binary.length}\n  nfiles: 2\n  path: old\n`);
     fs.writeFileSync(path.join(f.dir, 'single.txt.dvc'), `md5: 0123\nouts:\n- md5: ${singleOid}\n  path: single.txt\n`);
@@ -337,16 +259,16 @@ describe('DVC 2 repositories', () => {
     ]);
 
     // a legacy object whose bytes do not match its (dos2unix) name is refused
-    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: legacyKey(textOid), Body: Buffer.from('line one\r\nline 2\r\n') }));
+    await client().send(new PutObjectCommand({ Bucket: BUCKET, Key: legacyKey(textOid), Body: Buffer.from('line one\r\nline 2\r\n') }));
     fs.rmSync(path.join(f.dir, '.dvc', 'cache'), { recursive: true });
     fs.rmSync(path.join(f.dir, 'old'), { recursive: true });
     await expect(pull(f.repo(), ['old'], { cwd: f.dir, ...quiet })).rejects.toThrow(`object ${legacyKey(textOid)} (old/notes.txt) is corrupted`);
     expect(fs.existsSync(path.join(f.dir, 'old', 'notes.txt'))).toBe(false);
 
     // pushing a DVC 2 output writes the legacy layout
-    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: legacyKey(textOid), Body: text }));
+    await client().send(new PutObjectCommand({ Bucket: BUCKET, Key: legacyKey(textOid), Body: text }));
     await pull(f.repo(), ['old'], { cwd: f.dir, ...quiet });
-    for (const oid of [textOid, binOid, dirOid]) await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: legacyKey(oid) }));
+    for (const oid of [textOid, binOid, dirOid]) await client().send(new DeleteObjectCommand({ Bucket: BUCKET, Key: legacyKey(oid) }));
     expect(await push(f.repo(), ['old.dvc'], { cwd: f.dir, ...quiet })).toMatchObject({ uploaded: 3 });
     expect(await remoteKeys(f.prefix)).toEqual([dirOid, textOid, binOid, singleOid].map(legacyKey).sort());
   });
@@ -389,5 +311,28 @@ describe('the command line', () => {
     expect(text).toContain('pushed 6 object(s)');
     expect(text).toContain('data/f.bin:\n  workspace: missing\n');
     expect(text).toContain('fetched 0 object(s), 0.0 MB; checked out 1 file(s), 0 already up to date');
+  });
+
+  it('exits 2 on a bad --jobs, and 1 on a remote no config defines', async () => {
+    const f = fixture();
+    writeData(f.dir);
+    await addAll(f);
+    for (const command of ['push', 'pull', 'status']) {
+      for (const jobs of ['0', '257', 'abc', '1.5']) {
+        const r = await runCli('data', command, '-C', f.dir, '-j', jobs);
+        expect([command, jobs, r.code]).toEqual([command, jobs, 2]);
+        expect(r.stderr).toContain(`--jobs: expected an integer from 1 to 256, got ${jobs}`);
+      }
+      const r = await runCli('data', command, '-C', f.dir, '-r', 'nosuch');
+      expect([command, r.code]).toEqual([command, 1]);
+      expect(r.stderr).toContain("remote 'nosuch' is not defined in .dvc/config or .dvc/config.local (defined: storage)");
+    }
+    await expect(status(f.repo(), [], { cwd: f.dir, remote: 'nosuch' })).rejects.toMatchObject({ code: 'ERR_DVC_UNKNOWN_REMOTE' });
+    // so is a default remote that names nothing
+    fs.writeFileSync(path.join(f.dir, '.dvc', 'config'), fs.readFileSync(path.join(f.dir, '.dvc', 'config'), 'utf8').replace('remote = storage', 'remote = gone'));
+    const r = await runCli('data', 'status', '-C', f.dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("remote 'gone' is not defined in .dvc/config or .dvc/config.local (defined: storage)");
+    expect(await remoteKeys(f.prefix)).toEqual([]);
   });
 });

@@ -1,8 +1,9 @@
-// comparing kernel outputs with references. the measure is the one llm.c and
-// ggml use: relative error = max|a - b| / max(max|ref|, tiny), i.e. the worst
-// absolute error scaled by the size of the reference. a NaN anywhere fails, so
-// an output element a kernel forgot to write (poisoned with NaN) is caught.
+// expectations on kernel outputs against references, with the one measure of
+// relative error (src/spec/compare.ts): max|a - b| / max(max|ref|, tiny). a NaN
+// anywhere fails, so an output element a kernel forgot to write (poisoned with
+// NaN) is caught.
 import { expect } from 'vitest';
+import { relativeError, type ErrorReport } from '../../src/spec/compare';
 
 /** tolerances per kind of op, relative error as defined above */
 export const TOL = {
@@ -20,33 +21,7 @@ export const TOL = {
   cuda: 1e-5,
 } as const;
 
-const TINY = 1e-30;
-
-export interface ErrorReport {
-  rel: number;
-  maxAbs: number;
-  worst: number; // index of the worst element
-  nan: number; // index of the first NaN in actual (or ref), -1 if none
-}
-
-export function relativeError(actual: ArrayLike<number>, ref: ArrayLike<number>): ErrorReport {
-  if (actual.length !== ref.length) throw new Error(`length mismatch: ${actual.length} vs ${ref.length}`);
-  let maxAbs = 0, maxRef = 0, worst = -1, nan = -1;
-  for (let i = 0; i < ref.length; i++) {
-    const a = actual[i], r = ref[i];
-    if (Number.isNaN(a) || Number.isNaN(r)) {
-      if (nan < 0) nan = i;
-      continue;
-    }
-    const d = a === r ? 0 : Math.abs(a - r); // equal infinities compare exact
-    if (worst < 0 || d > maxAbs) {
-      maxAbs = d;
-      worst = i;
-    }
-    if (Number.isFinite(r) && Math.abs(r) > maxRef) maxRef = Math.abs(r);
-  }
-  return { rel: maxAbs / Math.max(maxRef, TINY), maxAbs, worst, nan };
-}
+export { relativeError, type ErrorReport } from '../../src/spec/compare';
 
 /** fails with the worst element when relative error exceeds tol (or anything is NaN) */
 export function expectClose(actual: ArrayLike<number>, ref: ArrayLike<number>, tol: number, label = ''): ErrorReport {

@@ -5,6 +5,7 @@
 import path from 'path';
 import { afterEach } from 'vitest';
 import { native, type Addon, type DeviceName, type NativeStorage } from '../../src/native';
+import { INT_POISON } from '../../src/spec/buffers';
 
 export const addon: Addon = native();
 
@@ -20,8 +21,8 @@ export const cudaAvailable = cudaInfo.available;
 /** why not, for skip messages */
 export const cudaReason = cudaInfo.available ? '' : cudaInfo.reason;
 
-// an int32 poison: far outside any index or label a kernel may write
-export const INT_POISON = -0x7ffffff0;
+// an int32 poison: far outside any index or label a kernel may write (the checker's)
+export { INT_POISON };
 
 export class Scope {
   private readonly live: NativeStorage[] = [];

@@ -1,13 +1,13 @@
-// gather_images: a batch from a data set in native memory, each byte mapped
-// through its channel's table. checked against a float64 normalisation
-// (x/255 - mean)/std on odd image sizes (planes that are and are not a whole
-// number of words), with an order (a shuffled epoch) and without one (images
-// in sequence), batch 1 and a last batch that does not fill up; bits that do
-// not depend on the thread count; every bad argument rejected, out-of-range
-// order values on the cpu above all; and the CUDA kernel against the cpu.
+// gather_images beyond its values (src/spec/data.ts checks those against a
+// float64 lookup on every backend, with and without an order, batch 1, ragged
+// last batches, repeats): bits that do not depend on the thread count, the
+// DataLoader's own table, every bad argument rejected (out-of-range order
+// values on the cpu above all), the CUDA kernel against the cpu on the spec's
+// cases, and what CUDA makes of an out-of-range order value.
 import { describe, expect, it } from 'vitest';
 import type { NativeError, NativeStorage } from '../../src/native';
-import { checkBackends } from '../../src/check/backends';
+import { compareBackends, formatResult } from '../../src/spec/checker';
+import { gatherImages } from '../../src/spec/data';
 import { normalizationTable, type Normalization } from '../../src/data/loader';
 import { expectExact, expectSameBits } from '../helpers/compare';
 import { addon, cudaAvailable, cudaReason, Scope, useScopes, withThreads } from '../helpers/native';
@@ -49,23 +49,6 @@ function bytes(s: Scope, data: Uint8Array): NativeStorage {
   return st;
 }
 
-// the float64 reference: (x/255 - mean[c]) / std[c] for the image at each batch position
-function reference(d: DataSet, indices: number[], n: Normalization = NORM): { images: Float64Array; labels: Int32Array } {
-  const image = d.channels * d.plane;
-  const images = new Float64Array(indices.length * image);
-  const labels = new Int32Array(indices.length);
-  indices.forEach((idx, i) => {
-    labels[i] = d.labels[idx];
-    for (let c = 0; c < d.channels; c++) {
-      for (let p = 0; p < d.plane; p++) {
-        const v = d.images[idx * image + c * d.plane + p];
-        images[i * image + c * d.plane + p] = (v / 255 - n.mean[c % 3]) / n.std[c % 3];
-      }
-    }
-  });
-  return { images, labels };
-}
-
 interface Gathered {
   images: Float32Array;
   labels: Int32Array;
@@ -90,54 +73,7 @@ function shuffled(rng: Rng, n: number): Int32Array {
   return p;
 }
 
-// [count, channels, plane]: cifar's shape, planes of a word multiple and not, single channel, one image
-const SHAPES: Array<[number, number, number]> = [
-  [10, 3, 1024],
-  [7, 3, 6],
-  [5, 2, 5],
-  [9, 1, 7],
-  [1, 3, 4],
-  [13, 4, 12],
-];
-
-function expectMatchesReference(got: Gathered, ref: { images: Float64Array; labels: Int32Array }, label: string): void {
-  expectExact(got.labels, ref.labels, `${label} labels`);
-  // the table holds the float64 value rounded to float32: exactly that, so within 2^-24 relative
-  expectExact(got.images, Float32Array.from(ref.images), `${label} images`);
-  let worst = 0;
-  for (let i = 0; i < ref.images.length; i++) {
-    if (ref.images[i] !== 0) worst = Math.max(worst, Math.abs(got.images[i] - ref.images[i]) / Math.abs(ref.images[i]));
-  }
-  expect(worst, label).toBeLessThanOrEqual(1e-6);
-}
-
 describe('gather_images (cpu)', () => {
-  it('matches the float64 normalisation with and without an order, for batch 1 and ragged last batches', () => {
-    const rng = new Rng(71);
-    for (const [count, channels, plane] of SHAPES) {
-      const d = makeData(rng, count, channels, plane);
-      const order = shuffled(rng, count);
-      // batch sizes: 1, one that does not divide count, the whole set
-      for (const batch of [...new Set([1, Math.max(1, count - 2), count])]) {
-        for (let first = 0; first < count; first += batch) {
-          const size = Math.min(batch, count - first);
-          const label = `count ${count} c${channels} plane ${plane} batch ${batch} at ${first}`;
-          const positions = Array.from({ length: size }, (_, i) => first + i);
-          expectMatchesReference(gather(scopes.cpu, d, order, first, size), reference(d, positions.map((k) => order[k])), `${label} ordered`);
-          expectMatchesReference(gather(scopes.cpu, d, null, first, size), reference(d, positions), `${label} in sequence`);
-        }
-      }
-    }
-  });
-
-  it('reads the order at first..first+batch of a longer order storage, repeats included', () => {
-    const rng = new Rng(72);
-    const d = makeData(rng, 6, 3, 6);
-    const order = Int32Array.of(5, 5, 0, 3, 3, 1, 2, 4);
-    const got = gather(scopes.cpu, d, order, 3, 4);
-    expectMatchesReference(got, reference(d, [3, 3, 1, 2]), 'order[3..7)');
-  });
-
   it('gives the same bits for any thread count', () => {
     const rng = new Rng(73);
     const d = makeData(rng, 300, 3, 1024);
@@ -232,29 +168,11 @@ describe('gather_images argument checking', () => {
 });
 
 describe(`gather_images (cuda)${suffix}`, () => {
-  it('has check-ops cases that run (cuda against cpu where there is a GPU, cpu against itself here)', () => {
-    const results = checkBackends(cudaAvailable ? 'cuda' : 'cpu', 'cpu', ['gather_images']);
-    expect(results.length).toBeGreaterThanOrEqual(4);
-    for (const r of results) expect(r.relError, `${r.op} ${r.shape}`).toBe(0);
-  });
-
-  it.skipIf(!cudaAvailable)('matches the cpu bit for bit, ordered and in sequence, both kernels', () => {
-    for (const [count, channels, plane] of SHAPES) {
-      const rng = new Rng(76);
-      const d = makeData(rng, count, channels, plane);
-      const order = shuffled(rng, count);
-      for (const batch of [...new Set([1, Math.max(1, count - 2), count])]) {
-        // the last `batch` positions: an offset into the order, and the whole set when batch = count
-        const first = count - batch;
-        for (const o of [order, null]) {
-          const cpu = gather(scopes.cpu, d, o, first, batch);
-          const gpu = gather(scopes.cuda, d, o, first, batch);
-          const label = `count ${count} c${channels} plane ${plane} batch ${batch}${o ? ' ordered' : ''}`;
-          expectSameBits(gpu.images, cpu.images, label);
-          expectExact(gpu.labels, cpu.labels, `${label} labels`);
-        }
-      }
-    }
+  it.skipIf(!cudaAvailable)('matches the cpu bit for bit on every case of the spec, ordered and in sequence, both kernels', () => {
+    gatherImages.cases.forEach((_, index) => {
+      const r = compareBackends(gatherImages, index, 'cuda', 'cpu');
+      if (!r.ok) expect.fail(formatResult(r));
+    });
   });
 
   it.skipIf(!cudaAvailable)('turns an out-of-range order value into NaN pixels and label -1, touching nothing else', () => {

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NativeError } from '../../src/native';
 import { addon, cudaAvailable, cudaReason, useScopes } from '../helpers/native';
-import { convShape, poolShape } from '../helpers/reference';
+import { convShape } from '../../src/spec/conv';
+import { poolShape } from '../../src/spec/pool';
 
 const scopes = useScopes();
 
@@ -89,6 +90,8 @@ describe('argument checking', () => {
     expectNativeError(() => addon.gemm(false, false, 4, 4, 4, 1, a, b, 0, a), 'ERR_ARG', "'c'", "'a'", 'different');
     expectNativeError(() => addon.sumAxis(1, 4, 4, a, a), 'ERR_ARG', "'y'", "'x'");
     expectNativeError(() => addon.adamStep(16, a, b, a, b, 1e-3, 0.9, 0.999, 1e-8, 0, false, 1), 'ERR_ARG', "'param'", "'m'");
+    // a view shares its parent's memory: it counts as the same storage
+    expectNativeError(() => addon.gemm(false, false, 2, 2, 2, 1, a, b, 0, addon.view(a, 16, 16)), 'ERR_ARG', "'c'", "'a'", 'different');
   });
 
   it('rejects freed storages', () => {

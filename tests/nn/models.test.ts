@@ -1,5 +1,6 @@
-// the models by name: ANCHORS.md's parameter counts, PyTorch's names, shapes,
-// and that the default model can learn (it overfits a tiny batch).
+// the models by name: the parameter counts of docs/reference-results.md,
+// PyTorch's names, shapes, and that the default model can learn (it overfits a
+// tiny batch).
 import { describe, expect, it } from 'vitest';
 import {
   Adam, CudalabError, Generator, Tensor, createModel, crossEntropy, correctCount, describeModel, modelNames,

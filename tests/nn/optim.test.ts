@@ -3,14 +3,15 @@
 // with changing gradients, and against a few updates worked out by hand.
 import { describe, expect, it } from 'vitest';
 import { Adam, CudalabError, SGD, Tensor, keep, tidy } from '../../src';
+import { createOptimizer, type Optimizer } from '../../src/optim';
 import { expectClose, TOL } from '../helpers/compare';
 import { Rng } from '../helpers/rng';
-import { adamStepRef, sgdStepRef, type AdamConfig, type SgdConfig } from '../helpers/reference';
+import { adamStepRef, sgdStepRef, type AdamConfig, type SgdConfig } from '../../src/spec/optim';
 
 type AdamHyper = AdamConfig;
 type SgdHyper = SgdConfig;
 
-// the optimizer references of tests/helpers (torch.optim's single-tensor
+// the optimizer references of the op specs (torch.optim's single-tensor
 // updates in float64), driven over a whole gradient sequence
 function adamReference(p0: Float32Array, grads: Float32Array[], h: AdamHyper): Float64Array {
   const p = Float64Array.from(p0);
@@ -186,5 +187,36 @@ describe('SGD', () => {
     expect(() => new SGD([p], {} as { lr: number })).toThrow(/SGD: lr is required/);
     expect(() => new SGD([p], { lr: 0.1, nesterov: true })).toThrow(/nesterov momentum requires momentum > 0 and dampening = 0/);
     p.dispose();
+  });
+});
+
+describe('createOptimizer', () => {
+  it("builds the run config's optimizer with its hyperparameters: adam", () => {
+    const h: AdamHyper = { lr: 1e-2, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1, decoupled: false };
+    const made: Optimizer[] = [];
+    const out = run((ps) => {
+      const o = createOptimizer(ps, { optimizer: 'adam', lr: h.lr, betas: [h.beta1, h.beta2], eps: h.eps, weightDecay: h.weightDecay });
+      made.push(o);
+      return o;
+    }, p0, grads);
+    expect(made[0]).toBeInstanceOf(Adam);
+    expectClose(out, adamReference(p0, grads, h), TOL.reduce, 'adam');
+  });
+
+  it("builds the run config's optimizer with its hyperparameters: sgd", () => {
+    const h: SgdHyper = { lr: 0.05, momentum: 0.9, dampening: 0, weightDecay: 0.01, nesterov: true };
+    const made: Optimizer[] = [];
+    const out = run((ps) => {
+      const o = createOptimizer(ps, { optimizer: 'sgd', lr: h.lr, momentum: h.momentum, nesterov: h.nesterov, weightDecay: h.weightDecay });
+      made.push(o);
+      return o;
+    }, p0, grads);
+    expect(made[0]).toBeInstanceOf(SGD);
+    expectClose(out, sgdReference(p0, grads, h), TOL.reduce, 'sgd');
+  });
+
+  it("takes PyTorch's defaults for what the settings leave out", () => {
+    const out = run((ps) => createOptimizer(ps, { optimizer: 'sgd', lr: 0.1 }), p0, grads);
+    expectClose(out, sgdReference(p0, grads, { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }), TOL.reduce, 'sgd defaults');
   });
 });

@@ -49,16 +49,31 @@ describe('reading a runs folder', () => {
     expect(() => readRuns(empty)).toThrow(new RegExp(`no runs in ${empty.replace(/[/\\]/g, '.')}: expected .*metrics\\.jsonl`));
   });
 
-  it('names the file and line of a metrics line that is not JSON', () => {
-    const dir = fresh('bad-json');
+  it('marks a run with a bad metrics line as damaged (file and line) and reads the others', () => {
+    const dir = writeFakeRuns(fresh('bad-json'));
     fs.mkdirSync(path.join(dir, 'r1'));
     const file = path.join(dir, 'r1', 'metrics.jsonl');
-    fs.writeFileSync(file, '{"epoch": 1, "train_loss": 1.5}\n\n{"epoch": 2, "train_loss": 1.2\n');
-    expect(() => readRuns(dir)).toThrow(`${file}: line 3 is not JSON`);
-    fs.writeFileSync(file, '{"epoch": 1}\n{"train_loss": 1.2}\n');
-    expect(() => readRuns(dir)).toThrow(`${file}: line 2 has no numeric "epoch"`);
-    fs.writeFileSync(file, '{"epoch": 1, "test_accuracy": "high"}\n');
-    expect(() => readRuns(dir)).toThrow(`${file}: line 1: "test_accuracy" must be a number or null`);
+    const damagedBy = (text: string) => {
+      fs.writeFileSync(file, text);
+      const folder = readRuns(dir);
+      expect(folder.runs.map((r) => [r.name, r.damaged === null])).toEqual([
+        ['baseline', true], ['partial', true], ['r1', false], ['seed/exp1', true], ['seed/exp2', true], ['seed/exp3', true],
+      ]);
+      expect(folder.runs[0].metrics).toHaveLength(6);
+      const r1 = folder.runs[2];
+      expect(r1.metrics).toEqual([]);
+      return r1.damaged!;
+    };
+    expect(damagedBy('{"epoch": 1, "train_loss": 1.5}\n\n{"epoch": 2, "train_loss": 1.2\n')).toMatchObject({
+      file: `${file}:3`,
+      message: expect.stringContaining(`${file}: line 3 is not JSON`),
+    });
+    expect(damagedBy('{"epoch": 1}\n{"train_loss": 1.2}\n').message).toContain(`${file}: line 2 has no numeric "epoch"`);
+    expect(damagedBy('{"epoch": 1, "test_accuracy": "high"}\n').message).toContain(`${file}: line 1: "test_accuracy" must be a number or null`);
+    // a summary.json that is not JSON damages its run the same way
+    fs.writeFileSync(file, '{"epoch": 1}\n');
+    fs.writeFileSync(path.join(dir, 'r1', 'summary.json'), '{"name": ');
+    expect(readRuns(dir).runs[2].damaged?.file).toBe(path.join(dir, 'r1', 'summary.json'));
   });
 
   it('names a results.json that is not a table', () => {
@@ -113,6 +128,33 @@ describe('cudalab report', () => {
     expect(fs.existsSync(out)).toBe(true);
     // nothing half-written is left beside it
     expect(fs.readdirSync(path.dirname(out))).toEqual(['page.html']);
+  });
+
+  it('draws every other run when one run\'s metrics.jsonl has a bad line, and names that file and line', async () => {
+    const runs = writeFakeRuns(fresh('cli-damaged'));
+    const file = path.join(runs, 'seed', 'exp2', 'metrics.jsonl');
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    lines[1] = lines[1].slice(0, 20);
+    fs.writeFileSync(file, lines.join('\n'));
+    const err: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: unknown) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
+    try {
+      await cli(['report', runs]);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(err.join('')).toContain(`warning: run seed/exp2 is damaged, shown without its numbers: ${file}: line 2 is not JSON`);
+    const page = fs.readFileSync(path.join(runs, 'report.html'), 'utf8');
+    expect(page).toContain(`damaged: ${file}: line 2 is not JSON`);
+    expect(page).toContain(`Not drawn: <code>${file}:2</code> cannot be read.`);
+    // the good runs are drawn: each has its own loss and accuracy charts
+    for (const name of ['baseline', 'partial', 'seed/exp1', 'seed/exp3']) {
+      const section = page.slice(page.indexOf(`>${name}</h2>`));
+      expect(section.slice(0, section.indexOf('</details>'))).toMatch(/<svg[^>]*>[\s\S]*Loss[\s\S]*Accuracy/);
+    }
+    const damaged = page.slice(page.indexOf('>seed/exp2</h2>'));
+    expect(damaged.slice(0, damaged.indexOf('</section>'))).not.toContain('<svg');
   });
 
   it('fails with the folder named when there are no runs', async () => {

@@ -1,97 +1,83 @@
-// the tensor layer on cuda against the same calls on the cpu (the reference
-// backend), as ggml's test-backend-ops does: forward values and gradients of
-// every op, creation and random streams, transfers and memory. skipped where
-// no CUDA device can be used (the reason is in the test names).
+// the tensor layer on cuda: forward values and gradients of every op against
+// the float64 references and central differences, creation and random
+// streams, transfers and memory. skipped where no CUDA device can be used (the
+// reason is in the test names).
 import { describe, expect, it } from 'vitest';
 import {
   Generator, Tensor, add, avgPool2d, conv2d, correctCount, argmax, crossEntropy, dropout, flatten, linear, matmul,
-  maxPool2d, mean, mul, native, relu, scale, sub, sum, tidy, type DeviceName,
+  maxPool2d, mean, mul, native, relu, scale, sub, sum, tidy,
 } from '../../src';
-import { expectClose, TOL } from '../helpers/compare';
+import { argmaxRef } from '../../src/spec/loss';
+import { dropoutMaskRef } from '../../src/spec/random';
+import { TOL } from '../helpers/compare';
 import { Rng } from '../helpers/rng';
-import { distinctValues } from './reference';
+import {
+  addRef, awayFromZero, checkGradients, conv2dRef, crossEntropyRef, distinctValues, linearRef, matmulRef, mulRef, poolRef,
+  reluRef, scaleRef, subRef, sumRef,
+} from './reference';
 
 const info = native().cudaInfo();
 const gpu = info.available;
 const why = gpu ? 'cuda' : `skipped, no GPU: ${info.reason}`;
 
-interface Input { data: Float32Array; shape: number[]; grad?: boolean }
-
-/** runs op on one device: the output and every input's gradient for upstream gradient r */
-function runOn(device: DeviceName, inputs: Input[], op: (ts: Tensor[]) => Tensor, r: Float32Array | null): Array<Float32Array | Int32Array> {
-  return tidy(() => {
-    const ts = inputs.map((i) => Tensor.fromArray(i.data, i.shape, { device, requiresGrad: i.grad !== false }));
-    const out = op(ts);
-    const results = [out.toArray()];
-    if (r !== null) {
-      out.backward(Tensor.fromArray(r, out.shape, { device }));
-      ts.forEach((t, i) => {
-        if (inputs[i].grad !== false) results.push(t.grad!.toArray());
-      });
-    }
-    return results;
-  });
-}
-
-function compareDevices(label: string, inputs: Input[], op: (ts: Tensor[]) => Tensor, tol: number, backward = true): void {
-  const outShape = tidy(() => op(inputs.map((i) => Tensor.fromArray(i.data, i.shape))).shape);
-  const r = backward ? new Rng(5).floats(outShape.reduce((a, b) => a * b, 1)) : null;
-  const cpu = runOn('cpu', inputs, op, r);
-  const cuda = runOn('cuda', inputs, op, r);
-  expect(cuda.length).toBe(cpu.length);
-  cpu.forEach((c, i) => expectClose(cuda[i], c, tol, `${label} ${i === 0 ? 'forward' : `grad ${i - 1}`}`));
-}
-
-describe.skipIf(!gpu)(`ops on cuda match the cpu backend (${why})`, () => {
+// the differentiable ops on cuda against the float64 references (the op
+// specs'), gradients against central differences: the same judge as on the
+// cpu (tests/tensor/gradients.test.ts), not the cpu backend's answer
+describe.skipIf(!gpu)(`ops on cuda against the float64 references (${why})`, () => {
   const rng = new Rng(31);
   const v = (n: number, lo = -1, hi = 1): Float32Array => rng.floats(n, lo, hi);
+  const device = 'cuda' as const;
 
   it('elementwise and reductions', () => {
-    const a = { data: v(1000), shape: [10, 100] }, b = { data: v(1000), shape: [10, 100] };
-    compareDevices('add', [a, b], ([x, y]) => add(x, y), TOL.eltwise);
-    compareDevices('sub', [a, b], ([x, y]) => sub(x, y), TOL.eltwise);
-    compareDevices('mul', [a, b], ([x, y]) => mul(x, y), TOL.eltwise);
-    compareDevices('scale', [a], ([x]) => scale(x, 0.3), TOL.eltwise);
-    compareDevices('relu', [a], ([x]) => relu(x), TOL.exact);
-    compareDevices('sum', [a], ([x]) => sum(x), TOL.reduce);
-    compareDevices('mean', [a], ([x]) => mean(x), TOL.reduce);
-    compareDevices('flatten', [{ data: v(120), shape: [2, 3, 4, 5] }], ([x]) => scale(flatten(x), 2), TOL.eltwise);
+    const a = { data: v(120), shape: [10, 12] }, b = { data: v(120), shape: [10, 12] };
+    checkGradients({ label: 'add', device, inputs: [a, b], op: ([x, y]) => add(x, y), ref: addRef, forwardTol: TOL.eltwise });
+    checkGradients({ label: 'sub', device, inputs: [a, b], op: ([x, y]) => sub(x, y), ref: subRef, forwardTol: TOL.eltwise });
+    checkGradients({ label: 'mul', device, inputs: [a, b], op: ([x, y]) => mul(x, y), ref: mulRef, forwardTol: TOL.eltwise });
+    checkGradients({ label: 'scale', device, inputs: [a], op: ([x]) => scale(x, 0.3), ref: scaleRef(0.3), forwardTol: TOL.eltwise });
+    checkGradients({ label: 'relu', device, inputs: [{ data: awayFromZero(rng, 120), shape: [10, 12] }], op: ([x]) => relu(x), ref: reluRef, forwardTol: TOL.exact });
+    checkGradients({ label: 'sum', device, inputs: [a], op: ([x]) => sum(x), ref: sumRef, forwardTol: TOL.reduce });
+    checkGradients({ label: 'mean', device, inputs: [a], op: ([x]) => mean(x), ref: ([x]) => sumRef([x]).map((t) => t / x.length), forwardTol: TOL.reduce });
+    checkGradients({ label: 'flatten', device, inputs: [{ data: v(120), shape: [2, 3, 4, 5] }], op: ([x]) => scale(flatten(x), 2), ref: scaleRef(2), forwardTol: TOL.eltwise });
   });
 
-  it('matmul and linear at the seed model\'s sizes', () => {
-    compareDevices('matmul', [{ data: v(64 * 96), shape: [64, 96] }, { data: v(96 * 40), shape: [96, 40] }], ([x, y]) => matmul(x, y), TOL.matmul);
-    compareDevices('linear', [{ data: v(64 * 2048), shape: [64, 2048] }, { data: v(256 * 2048, -0.02, 0.02), shape: [256, 2048] }, { data: v(256), shape: [256] }],
-      ([x, w, b]) => linear(x, w, b), TOL.matmul);
+  it('matmul and linear', () => {
+    checkGradients({ label: 'matmul', device, inputs: [{ data: v(12 * 16), shape: [12, 16] }, { data: v(16 * 10), shape: [16, 10] }], op: ([x, y]) => matmul(x, y), ref: matmulRef(12, 16, 10) });
+    checkGradients({ label: 'linear', device, inputs: [{ data: v(8 * 64), shape: [8, 64] }, { data: v(32 * 64, -0.1, 0.1), shape: [32, 64] }, { data: v(32), shape: [32] }],
+      op: ([x, w, b]) => linear(x, w, b), ref: linearRef(8, 64, 32, true) });
   });
 
   it('conv2d: padded, strided and 5x5', () => {
-    compareDevices('conv 3x3 pad 1', [{ data: v(8 * 16 * 16 * 16), shape: [8, 16, 16, 16] }, { data: v(32 * 16 * 9, -0.1, 0.1), shape: [32, 16, 3, 3] }, { data: v(32), shape: [32] }],
-      ([x, w, b]) => conv2d(x, w, b, { padding: 1 }), TOL.matmul);
-    compareDevices('conv 3x3 stride 2', [{ data: v(2 * 3 * 15 * 13), shape: [2, 3, 15, 13] }, { data: v(8 * 3 * 9), shape: [8, 3, 3, 3] }, { data: v(8), shape: [8] }],
-      ([x, w, b]) => conv2d(x, w, b, { stride: 2, padding: [1, 0] }), TOL.matmul);
-    compareDevices('conv 5x5', [{ data: v(4 * 3 * 32 * 32), shape: [4, 3, 32, 32] }, { data: v(6 * 3 * 25, -0.2, 0.2), shape: [6, 3, 5, 5] }],
-      ([x, w]) => conv2d(x, w, null), TOL.matmul);
+    checkGradients({ label: 'conv 3x3 pad 1', device, inputs: [{ data: v(2 * 4 * 6 * 6), shape: [2, 4, 6, 6] }, { data: v(5 * 4 * 9, -0.2, 0.2), shape: [5, 4, 3, 3] }, { data: v(5), shape: [5] }],
+      op: ([x, w, b]) => conv2d(x, w, b, { padding: 1 }), ref: conv2dRef({ n: 2, c: 4, h: 6, w: 6, k: 5, r: 3, s: 3 }, [1, 1], [1, 1], true) });
+    checkGradients({ label: 'conv 3x3 stride 2', device, inputs: [{ data: v(2 * 3 * 9 * 7), shape: [2, 3, 9, 7] }, { data: v(4 * 3 * 9), shape: [4, 3, 3, 3] }, { data: v(4), shape: [4] }],
+      op: ([x, w, b]) => conv2d(x, w, b, { stride: 2, padding: [1, 0] }), ref: conv2dRef({ n: 2, c: 3, h: 9, w: 7, k: 4, r: 3, s: 3 }, [2, 2], [1, 0], true) });
+    checkGradients({ label: 'conv 5x5', device, inputs: [{ data: v(1 * 3 * 8 * 8), shape: [1, 3, 8, 8] }, { data: v(3 * 3 * 25, -0.2, 0.2), shape: [3, 3, 5, 5] }],
+      op: ([x, w]) => conv2d(x, w, null), ref: conv2dRef({ n: 1, c: 3, h: 8, w: 8, k: 3, r: 5, s: 5 }, [1, 1], [0, 0], false) });
   });
 
   it('pooling', () => {
-    const x = { data: distinctValues(rng, 4 * 8 * 12 * 12, 1e-3), shape: [4, 8, 12, 12] };
-    compareDevices('maxPool2d', [x], ([t]) => maxPool2d(t, 2), TOL.exact);
-    compareDevices('maxPool2d 3/2/1', [x], ([t]) => maxPool2d(t, 3, 2, 1), TOL.exact);
-    compareDevices('avgPool2d', [x], ([t]) => avgPool2d(t, 2), TOL.reduce);
-    compareDevices('avgPool2d 3/2/1', [x], ([t]) => avgPool2d(t, 3, 2, 1), TOL.reduce);
+    const dims = { n: 2, c: 3, h: 8, w: 8 };
+    const x = { data: distinctValues(rng, 2 * 3 * 8 * 8, 1e-3), shape: [2, 3, 8, 8] };
+    checkGradients({ label: 'maxPool2d', device, inputs: [x], op: ([t]) => maxPool2d(t, 2), ref: poolRef('max', dims, 2, 2, 0), forwardTol: TOL.exact });
+    checkGradients({ label: 'maxPool2d 3/2/1', device, inputs: [x], op: ([t]) => maxPool2d(t, 3, 2, 1), ref: poolRef('max', dims, 3, 2, 1), forwardTol: TOL.exact });
+    checkGradients({ label: 'avgPool2d', device, inputs: [x], op: ([t]) => avgPool2d(t, 2), ref: poolRef('avg', dims, 2, 2, 0), forwardTol: TOL.reduce });
+    checkGradients({ label: 'avgPool2d 3/2/1', device, inputs: [x], op: ([t]) => avgPool2d(t, 3, 2, 1), ref: poolRef('avg', dims, 3, 2, 1), forwardTol: TOL.reduce });
   });
 
   it('crossEntropy, argmax and correctCount', () => {
     const labels = Int32Array.from(rng.labels(64, 10));
     const z = { data: v(640, -4, 4), shape: [64, 10] };
-    compareDevices('crossEntropy', [z], ([t]) => crossEntropy(t, Tensor.fromArray(labels, [64], { dtype: 'int32', device: t.device })), TOL.reduce);
-    compareDevices('argmax', [{ ...z, grad: false }], ([t]) => argmax(t), TOL.exact, false);
-    compareDevices('correctCount', [{ ...z, grad: false }], ([t]) => correctCount(t, Tensor.fromArray(labels, [64], { dtype: 'int32', device: t.device })), TOL.exact, false);
+    const labelsOn = (t: Tensor) => Tensor.fromArray(labels, [64], { dtype: 'int32', device: t.device });
+    checkGradients({ label: 'crossEntropy', device, inputs: [z], op: ([t]) => crossEntropy(t, labelsOn(t)), ref: crossEntropyRef(64, 10, labels), forwardTol: TOL.reduce });
+    checkGradients({ label: 'argmax', device, inputs: [{ ...z, grad: false }], op: ([t]) => argmax(t), ref: ([t]) => Float64Array.from(argmaxRef(64, 10, t)), forwardTol: TOL.exact });
+    checkGradients({ label: 'correctCount', device, inputs: [{ ...z, grad: false }], op: ([t]) => correctCount(t, labelsOn(t)),
+      ref: ([t]) => Float64Array.of(argmaxRef(64, 10, t).filter((c, i) => c === labels[i]).length), forwardTol: TOL.exact });
   });
 
-  it('dropout draws the same mask on both devices from the same generator state', () => {
-    const x = { data: v(4096), shape: [64, 64] };
-    compareDevices('dropout', [x], ([t]) => dropout(t, 0.25, true, new Generator(77)), TOL.exact);
+  it('dropout masks as the philox reference says, from the generator state', () => {
+    const gen = new Generator(77);
+    const mask = dropoutMaskRef(1024, Math.fround(0.25), gen.seed, gen.offset);
+    checkGradients({ label: 'dropout', device, inputs: [{ data: v(1024), shape: [32, 32] }], op: ([t]) => dropout(t, 0.25, true, gen), ref: ([t]) => mulRef([t, mask]), forwardTol: TOL.eltwise });
   });
 });
 

@@ -8,44 +8,46 @@ import {
 import { expectClose, TOL } from '../helpers/compare';
 import { Rng } from '../helpers/rng';
 import {
-  awayFromZero, checkGradients, conv2dRef, crossEntropyRef, distinctValues, linearRef, matmulRef, poolRef,
+  addRef, awayFromZero, checkGradients, conv2dRef, crossEntropyRef, distinctValues, linearRef, matmulRef, mulRef, poolRef,
+  reluRef, scaleRef, subRef, sumRef,
 } from './reference';
+import { dropoutMaskRef } from '../../src/spec/random';
 
 describe('gradients of the elementwise ops', () => {
   const rng = new Rng(11);
   const a = rng.floats(24), b = rng.floats(24);
   const inputs = [{ data: a, shape: [2, 3, 4] }, { data: b, shape: [2, 3, 4] }];
 
-  it('add', () => checkGradients({ label: 'add', inputs, op: ([x, y]) => add(x, y), ref: ([x, y]) => x.map((v, i) => v + y[i]), forwardTol: TOL.eltwise }));
-  it('sub', () => checkGradients({ label: 'sub', inputs, op: ([x, y]) => sub(x, y), ref: ([x, y]) => x.map((v, i) => v - y[i]), forwardTol: TOL.eltwise }));
-  it('mul', () => checkGradients({ label: 'mul', inputs, op: ([x, y]) => mul(x, y), ref: ([x, y]) => x.map((v, i) => v * y[i]), forwardTol: TOL.eltwise }));
-  it('scale', () => checkGradients({ label: 'scale', inputs: [inputs[0]], op: ([x]) => scale(x, -2.5), ref: ([x]) => x.map((v) => -2.5 * v), forwardTol: TOL.eltwise }));
+  it('add', () => checkGradients({ label: 'add', inputs, op: ([x, y]) => add(x, y), ref: addRef, forwardTol: TOL.eltwise }));
+  it('sub', () => checkGradients({ label: 'sub', inputs, op: ([x, y]) => sub(x, y), ref: subRef, forwardTol: TOL.eltwise }));
+  it('mul', () => checkGradients({ label: 'mul', inputs, op: ([x, y]) => mul(x, y), ref: mulRef, forwardTol: TOL.eltwise }));
+  it('scale', () => checkGradients({ label: 'scale', inputs: [inputs[0]], op: ([x]) => scale(x, -2.5), ref: scaleRef(-2.5), forwardTol: TOL.eltwise }));
   it('relu (inputs away from the kink)', () =>
-    checkGradients({ label: 'relu', inputs: [{ data: awayFromZero(rng, 30), shape: [5, 6] }], op: ([x]) => relu(x), ref: ([x]) => x.map((v) => Math.max(v, 0)), forwardTol: TOL.exact }));
+    checkGradients({ label: 'relu', inputs: [{ data: awayFromZero(rng, 30), shape: [5, 6] }], op: ([x]) => relu(x), ref: reluRef, forwardTol: TOL.exact }));
   it('add with the same tensor twice (x + x) accumulates both paths', () =>
-    checkGradients({ label: 'x+x', inputs: [inputs[0]], op: ([x]) => add(x, x), ref: ([x]) => x.map((v) => 2 * v), forwardTol: TOL.eltwise }));
+    checkGradients({ label: 'x+x', inputs: [inputs[0]], op: ([x]) => add(x, x), ref: ([x]) => addRef([x, x]), forwardTol: TOL.eltwise }));
   it('a constant operand gets no gradient', () =>
-    checkGradients({ label: 'mul const', inputs: [inputs[0], { ...inputs[1], grad: false }], op: ([x, y]) => mul(x, y), ref: ([x, y]) => x.map((v, i) => v * y[i]), forwardTol: TOL.eltwise }));
+    checkGradients({ label: 'mul const', inputs: [inputs[0], { ...inputs[1], grad: false }], op: ([x, y]) => mul(x, y), ref: mulRef, forwardTol: TOL.eltwise }));
 });
 
 describe('gradients of the reductions and views', () => {
   const rng = new Rng(12);
   const x = { data: rng.floats(60), shape: [3, 4, 5] };
-  it('sum', () => checkGradients({ label: 'sum', inputs: [x], op: ([t]) => sum(t), ref: ([t]) => Float64Array.of(t.reduce((s, v) => s + v, 0)), forwardTol: TOL.reduce }));
-  it('mean', () => checkGradients({ label: 'mean', inputs: [x], op: ([t]) => mean(t), ref: ([t]) => Float64Array.of(t.reduce((s, v) => s + v, 0) / t.length), forwardTol: TOL.reduce }));
+  it('sum', () => checkGradients({ label: 'sum', inputs: [x], op: ([t]) => sum(t), ref: sumRef, forwardTol: TOL.reduce }));
+  it('mean', () => checkGradients({ label: 'mean', inputs: [x], op: ([t]) => mean(t), ref: ([t]) => sumRef([t]).map((v) => v / t.length), forwardTol: TOL.reduce }));
   it('reshape (-1) then mul: the gradient comes back in the input shape', () => {
     const w = rng.floats(60);
     checkGradients({
       label: 'reshape',
       inputs: [x],
       op: ([t]) => mul(reshape(t, [-1, 6]), Tensor.fromArray(w, [10, 6])),
-      ref: ([t]) => t.map((v, i) => v * w[i]),
+      ref: ([t]) => mulRef([t, Float64Array.from(w)]),
       forwardTol: TOL.eltwise,
     });
   });
   it('flatten', () => {
     const t4 = { data: rng.floats(2 * 3 * 2 * 2), shape: [2, 3, 2, 2] };
-    checkGradients({ label: 'flatten', inputs: [t4], op: ([t]) => scale(flatten(t), 3), ref: ([t]) => t.map((v) => 3 * v), forwardTol: TOL.eltwise });
+    checkGradients({ label: 'flatten', inputs: [t4], op: ([t]) => scale(flatten(t), 3), ref: scaleRef(3), forwardTol: TOL.eltwise });
   });
 });
 
@@ -147,15 +149,14 @@ describe('dropout', () => {
     const n = 64;
     const gen = new Generator(99);
     gen.take(5); // start mid-stream: the op must use the generator's offset
-    const replay = new Generator(99);
-    replay.setState(gen.state());
-    const expectedMask = Array.from({ length: n }, () => (replay.uniform() >= p ? Math.fround(1 / (1 - p)) : 0));
+    // the mask from the spec's philox reference, not from the generator under test
+    const expectedMask = dropoutMaskRef(n, Math.fround(p), gen.seed, gen.offset);
     const x = rng.floats(n);
     checkGradients({
       label: 'dropout',
       inputs: [{ data: x, shape: [4, 16] }],
       op: ([t]) => dropout(t, p, true, gen),
-      ref: ([t]) => t.map((v, i) => v * expectedMask[i]),
+      ref: ([t]) => mulRef([t, expectedMask]),
       forwardTol: TOL.eltwise,
     });
     expect(gen.offset).toBe(5n + BigInt(n));
@@ -200,7 +201,7 @@ describe('a chain of ops', () => {
       ],
       op: ([x, w1, b1, w2, b2]) =>
         crossEntropy(linear(flatten(maxPool2d(relu(conv2d(x, w1, b1, { padding: 1 })), 2)), w2, b2), Tensor.fromArray(labels, [2], { dtype: 'int32' })),
-      ref: ([x, w1, b1, w2, b2]) => xent([lin([pool([conv([x, w1, b1]).map((v) => Math.max(v, 0))]), w2, b2])]),
+      ref: ([x, w1, b1, w2, b2]) => xent([lin([pool([reluRef([conv([x, w1, b1])])]), w2, b2])]),
       forwardTol: TOL.reduce,
       gradTol: 1e-3, // relu and max kinks may sit near an input (a random case, not a chosen one)
     });

@@ -1,107 +1,62 @@
-// float64 references of the differentiable ops, written the plain way (loops
-// straight from the definitions), and a gradient check in the spirit of
-// tinygrad's test_ops: the op's forward is compared with the reference, and
-// its backward with central differences of the reference taken in float64,
-// so the only float32 error measured is the op's own.
-import { Tensor, tidy } from '../../src';
+// float64 references of the differentiable ops (the op specs' own, shaped for
+// the tensor layer), and a gradient check in the spirit of tinygrad's
+// test_ops: the op's forward is compared with the reference, and its backward
+// with central differences of the reference taken in float64, so the only
+// float32 error measured is the op's own.
+import { expect } from 'vitest';
+import { Tensor, tidy, type DeviceName } from '../../src';
+import { conv2dRef as specConv2dRef, convShape } from '../../src/spec/conv';
+import * as eltwise from '../../src/spec/eltwise';
+import { softmaxXentRef } from '../../src/spec/loss';
+import { sumAxis } from '../../src/spec/reduce';
+import { gemmRef } from '../../src/spec/gemm';
+import { numericGradient } from '../../src/spec/gradient';
+import { avgpool2dRef, maxpool2dRef, poolShape } from '../../src/spec/pool';
 import { expectClose, TOL } from '../helpers/compare';
 import { Rng } from '../helpers/rng';
 
 export type Ref = (xs: Float64Array[]) => Float64Array;
 
+// the references are the op specs' (src/spec), adapted to the tensor layer's
+// arguments: a list of float64 inputs in, the output out
+
 export function conv2dRef(
   dims: { n: number; c: number; h: number; w: number; k: number; r: number; s: number },
   stride: [number, number], pad: [number, number], withBias: boolean,
 ): Ref {
-  const { n, c, h, w, k, r, s } = dims;
-  const p = Math.floor((h + 2 * pad[0] - r) / stride[0]) + 1;
-  const q = Math.floor((w + 2 * pad[1] - s) / stride[1]) + 1;
-  return ([x, wt, b]) => {
-    const y = new Float64Array(n * k * p * q);
-    for (let ni = 0; ni < n; ni++)
-      for (let ki = 0; ki < k; ki++)
-        for (let pi = 0; pi < p; pi++)
-          for (let qi = 0; qi < q; qi++) {
-            let acc = withBias ? b[ki] : 0;
-            for (let ci = 0; ci < c; ci++)
-              for (let ri = 0; ri < r; ri++)
-                for (let si = 0; si < s; si++) {
-                  const ih = pi * stride[0] - pad[0] + ri;
-                  const iw = qi * stride[1] - pad[1] + si;
-                  if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
-                  acc += x[((ni * c + ci) * h + ih) * w + iw] * wt[((ki * c + ci) * r + ri) * s + si];
-                }
-            y[((ni * k + ki) * p + pi) * q + qi] = acc;
-          }
-    return y;
-  };
+  const shape = convShape(dims.n, dims.c, dims.h, dims.w, dims.k, dims.r, dims.s, stride, pad);
+  return ([x, w, b]) => specConv2dRef(shape, x, w, withBias ? b : null);
 }
 
+/** max or average pooling with a square window (padding counts as zeros in the average) */
 export function poolRef(kind: 'max' | 'avg', dims: { n: number; c: number; h: number; w: number }, kernel: number, stride: number, pad: number): Ref {
-  const { n, c, h, w } = dims;
-  const p = Math.floor((h + 2 * pad - kernel) / stride) + 1;
-  const q = Math.floor((w + 2 * pad - kernel) / stride) + 1;
-  return ([x]) => {
-    const y = new Float64Array(n * c * p * q);
-    for (let plane = 0; plane < n * c; plane++)
-      for (let pi = 0; pi < p; pi++)
-        for (let qi = 0; qi < q; qi++) {
-          let acc = kind === 'max' ? -Infinity : 0;
-          for (let a = 0; a < kernel; a++)
-            for (let b = 0; b < kernel; b++) {
-              const ih = pi * stride - pad + a, iw = qi * stride - pad + b;
-              if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue; // -inf for max, 0 for avg
-              const v = x[(plane * h + ih) * w + iw];
-              acc = kind === 'max' ? Math.max(acc, v) : acc + v;
-            }
-          y[(plane * p + pi) * q + qi] = kind === 'max' ? acc : acc / (kernel * kernel);
-        }
-    return y;
-  };
+  const shape = poolShape(dims.n, dims.c, dims.h, dims.w, kernel, kernel, stride, pad);
+  return ([x]) => (kind === 'max' ? maxpool2dRef(shape, x).y : avgpool2dRef(shape, x));
 }
 
 /** a [m, k] @ b [k, n] */
 export function matmulRef(m: number, k: number, n: number): Ref {
-  return ([a, b]) => {
-    const y = new Float64Array(m * n);
-    for (let i = 0; i < m; i++)
-      for (let j = 0; j < n; j++) {
-        let acc = 0;
-        for (let t = 0; t < k; t++) acc += a[i * k + t] * b[t * n + j];
-        y[i * n + j] = acc;
-      }
-    return y;
-  };
+  return ([a, b]) => gemmRef(false, false, m, n, k, 1, a, b, 0, null);
 }
 
 /** x [n, in] @ w[out, in]^T + b */
 export function linearRef(n: number, inF: number, outF: number, withBias: boolean): Ref {
   return ([x, w, b]) => {
-    const y = new Float64Array(n * outF);
-    for (let i = 0; i < n; i++)
-      for (let o = 0; o < outF; o++) {
-        let acc = withBias ? b[o] : 0;
-        for (let t = 0; t < inF; t++) acc += x[i * inF + t] * w[o * inF + t];
-        y[i * outF + o] = acc;
-      }
+    const y = gemmRef(false, true, n, outF, inF, 1, x, w, 0, null);
+    if (withBias) for (let i = 0; i < y.length; i++) y[i] += b[i % outF];
     return y;
   };
 }
 
+export const addRef: Ref = ([a, b]) => eltwise.add.reference({ n: a.length }, { a, b }).out as Float64Array;
+export const subRef: Ref = ([a, b]) => eltwise.axpby.reference({ n: a.length, alpha: 1, beta: -1 }, { a, b }).out as Float64Array;
+export const mulRef: Ref = ([a, b]) => eltwise.mul.reference({ n: a.length }, { a, b }).out as Float64Array;
+export const scaleRef = (alpha: number): Ref => ([x]) => eltwise.scale.reference({ n: x.length, alpha }, { x }).out as Float64Array;
+export const reluRef: Ref = ([x]) => eltwise.reluForward.reference({ n: x.length }, { x }).y as Float64Array;
+export const sumRef: Ref = ([x]) => sumAxis.reference({ outer: 1, reduce: x.length, inner: 1 }, { x }).y as Float64Array;
 /** mean over rows of -log softmax(logits)[label] */
-export function crossEntropyRef(n: number, classes: number, labels: ArrayLike<number>): Ref {
-  return ([z]) => {
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      let mx = -Infinity;
-      for (let j = 0; j < classes; j++) mx = Math.max(mx, z[i * classes + j]);
-      let se = 0;
-      for (let j = 0; j < classes; j++) se += Math.exp(z[i * classes + j] - mx);
-      total += Math.log(se) + mx - z[i * classes + labels[i]];
-    }
-    return Float64Array.of(total / n);
-  };
-}
+export const crossEntropyRef = (n: number, classes: number, labels: ArrayLike<number>): Ref => ([z]) =>
+  Float64Array.of(softmaxXentRef(n, classes, z, labels).loss);
 
 export interface GradInput {
   data: Float32Array;
@@ -119,29 +74,29 @@ export interface GradCase {
   /** the finite-difference step, in float64 */
   eps?: number;
   label?: string;
+  /** where the op runs (the cpu unless told) */
+  device?: DeviceName;
 }
 
 /**
  * checks op's forward against ref, and each input's gradient of
  * L = sum(op(x) * R), for a random R fed to backward, against central
- * differences of sum(ref(x) * R). everything made here is freed.
+ * differences of sum(ref(x) * R), on c.device. everything made here is freed.
  */
 export function checkGradients(c: GradCase, rng = new Rng(1234)): void {
   const label = c.label ?? 'op';
   tidy(() => {
-    const ts = c.inputs.map((i) => Tensor.fromArray(i.data, i.shape, { requiresGrad: i.grad !== false }));
+    const device = c.device ?? 'cpu';
+    const ts = c.inputs.map((i) => Tensor.fromArray(i.data, i.shape, { device, requiresGrad: i.grad !== false }));
     const out = c.op(ts);
     const xs = c.inputs.map((i) => Float64Array.from(i.data));
     expectClose(out.toArray(), c.ref(xs), c.forwardTol ?? TOL.matmul, `${label} forward`);
 
+    expect(out.device).toBe(device);
+    // an op of constants only (argmax, counts) has no gradient to check
+    if (c.inputs.every((input) => input.grad === false)) return;
     const r = rng.floats(out.numel);
-    out.backward(Tensor.fromArray(r, out.shape));
-    const loss = (): number => {
-      const y = c.ref(xs);
-      let s = 0;
-      for (let i = 0; i < y.length; i++) s += y[i] * r[i];
-      return s;
-    };
+    out.backward(Tensor.fromArray(r, out.shape, { device }));
     const eps = c.eps ?? 1e-6;
     c.inputs.forEach((input, i) => {
       if (input.grad === false) {
@@ -150,17 +105,8 @@ export function checkGradients(c: GradCase, rng = new Rng(1234)): void {
       }
       const g = ts[i].grad;
       if (g === null) throw new Error(`${label}: input ${i} got no gradient`);
-      const x = xs[i];
-      const numeric = new Float64Array(x.length);
-      for (let j = 0; j < x.length; j++) {
-        const keep = x[j];
-        x[j] = keep + eps;
-        const up = loss();
-        x[j] = keep - eps;
-        const down = loss();
-        x[j] = keep;
-        numeric[j] = (up - down) / (2 * eps);
-      }
+      const numeric = numericGradient((v) => c.ref(xs.map((x, j) => (j === i ? v : x))), xs[i], r, eps);
+      expect(g.device).toBe(device);
       expectClose(g.toArray(), numeric, c.gradTol ?? TOL.gradient, `${label} d/d(input ${i})`);
     });
   });

@@ -2,37 +2,15 @@
 // the installed binary runs them: exit codes, what goes to stdout and stderr,
 // and the files they leave, on a tiny data set written in the official
 // binary format.
+import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/index';
+import { runCli } from '../helpers/run-cli';
 import { makeSplit, writeTinyCifarBin } from './tiny-cifar';
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...args: string[]): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = { out: process.stdout.write, err: process.stderr.write };
-  const previous = process.exitCode;
-  process.exitCode = 0;
-  process.stdout.write = ((chunk: unknown) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: unknown) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
-  try {
-    await main(['node', 'cudalab', ...args]);
-  } finally {
-    process.stdout.write = write.out;
-    process.stderr.write = write.err;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = previous;
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const cli = runCli;
 
 let root: string;
 let dataDir: string;
@@ -85,6 +63,49 @@ describe('cudalab train: usage errors exit with 2 and name the argument', () => 
   });
 });
 
+describe('cudalab train: a bad number is a usage error before anything is written', () => {
+  // each value is finite as a double: only float32, what the kernels get, tells them apart
+  const cases: Array<[string[], RegExp]> = [
+    [['--lr', '1e308'], /--lr must be a number > 0, got "1e308" \(beyond float32's range/],
+    [['--lr', '1e-50'], /--lr must be a number > 0, got "1e-50" \(0 in float32\)/],
+    [['--lr', '0.001', '--weight-decay', '1e39'], /--weight-decay must be a number >= 0, got "1e39" \(beyond float32/],
+    [['--lr', '0.001', '--eps', '1e-300'], /--eps must be a number > 0, got "1e-300" \(0 in float32\)/],
+    [['--lr', '0.001', '--betas', '0.9,0.99999999'], /--betas must be two numbers in \[0, 1\)/],
+    [['--lr', '0.001', '--optimizer', 'sgd', '--momentum', '1e39'], /--momentum must be a number in \[0, 1\], got "1e39"/],
+    [['--lr', '0.001', '--keep-checkpoints', '0'], /--keep-checkpoints must be an integer from 1 to 100000, or "all", got "0"/],
+    [['--lr', '0.001', '--momentum', '0.9'], /--momentum applies to the sgd optimizer only/],
+  ];
+  for (const [args, pattern] of cases) {
+    it(args.join(' '), async () => {
+      const out = path.join(root, 'never-' + args.join('').replace(/[^a-z0-9]/gi, ''));
+      const r = await cli('train', ...args, '--batch', '16', '--limit', '32', '--device', 'cpu', '--data', dataDir, '--out', out, '--no-download');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(pattern);
+      expect(fs.existsSync(out)).toBe(false);
+    });
+  }
+
+  it('an experiments file with such a number, or a key only Object.prototype knows, writes nothing either', async () => {
+    const config = path.join(root, 'huge.json');
+    const out = path.join(root, 'never-exp');
+    const run = async (text: string) => {
+      fs.writeFileSync(config, text);
+      const r = await cli('experiments', '--config', config, '--data', dataDir, '--device', 'cpu', '--limit', '32', '--out', out, '--no-download');
+      expect(r.code).toBe(2);
+      expect(fs.existsSync(out)).toBe(false);
+      return r.stderr;
+    };
+    const ok = '{"name": "a", "lr": 0.001, "batch": 16, "epochs": 1}';
+    expect(await run(`{"name": "huge", "experiments": [${ok}, {"name": "b", "lr": 1e308, "batch": 16}]}`)).toMatch(
+      /huge\.json: experiments\[1\]\.lr must be a number > 0, got 1e\+308 \(beyond float32's range/,
+    );
+    expect(await run(`{"name": "huge", "experiments": [${ok}, {"name": "b", "lr": 0.001, "batch": 16, "__proto__": {"lr": 5}}]}`)).toMatch(
+      /huge\.json: experiments\[1\]\.__proto__ is not a known field/,
+    );
+    expect(await run(`{"name": "huge", "experiments": [{"name": "b", "lr": 0.001, "batch": 16, "toString": 1}]}`)).toMatch(/experiments\[0\]\.toString is not a known field/);
+  });
+});
+
 describe('cudalab train', () => {
   it('trains, prints only the summary JSON on stdout, and resumes to more epochs', async () => {
     const out = path.join(root, 'runs');
@@ -110,6 +131,65 @@ describe('cudalab train', () => {
     expect(resumed.epochs[0]).toEqual(summary.epochs[0]);
     expect(again.stderr).toMatch(/resuming .* after epoch 1 of 2/);
   });
+
+  it('trains with SGD: config.json and the checkpoint say so, and --resume goes on with it', async () => {
+    const out = path.join(root, 'runs-sgd');
+    const r = await cli('train', '--lr', '0.01', '--batch', '16', '--epochs', '1', '--limit', '32', '--device', 'cpu', '--optimizer', 'sgd',
+      '--momentum', '0.9', '--nesterov', '--weight-decay', '5e-4', '--data', dataDir, '--out', out, '--no-download', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const runDir = path.join(out, 'seedcnn-lr0.01-b16-s0-sgd');
+    const config = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ optimizer: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4, keepCheckpoints: 1 });
+    expect(config.betas).toBeUndefined();
+    const sidecar = JSON.parse(fs.readFileSync(path.join(runDir, 'checkpoint-epoch-1.json'), 'utf8'));
+    expect(sidecar.optimizer.type).toBe('sgd');
+    expect(sidecar.optimizer.hyper).toMatchObject({ lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+    expect(Object.keys(sidecar.optimizer.buffers).every((k) => k.startsWith('momentum.'))).toBe(true);
+    expect(Object.keys(sidecar.optimizer.buffers).length).toBeGreaterThan(0);
+
+    // a fresh-only flag is named and ignored; the ones --resume may change are not
+    const again = await cli('train', '--resume', runDir, '--epochs', '2', '--keep-checkpoints', 'all', '--lr', '5', '--json');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/note: --resume uses the run's saved config; ignoring --lr$/m);
+    expect(JSON.parse(again.stdout).epochs.length).toBe(2);
+    expect(JSON.parse(fs.readFileSync(path.join(runDir, 'checkpoint-epoch-2.json'), 'utf8')).optimizer.hyper).toMatchObject({ lr: 0.01, momentum: 0.9 });
+  });
+
+  it('resumes a run whose config.json an earlier version wrote (snake_case, no optimizer fields besides Adam\'s)', async () => {
+    const out = path.join(root, 'runs-legacy');
+    const r = await cli('train', '--lr', '0.001', '--batch', '16', '--epochs', '1', '--limit', '32', '--device', 'cpu', '--stop-on-nan',
+      '--data', dataDir, '--out', out, '--name', 'old', '--no-download');
+    expect(r.code, r.stderr).toBe(0);
+    const runDir = path.join(out, 'old');
+    // config.json exactly as the previous version wrote it
+    fs.writeFileSync(path.join(runDir, 'config.json'), JSON.stringify({
+      name: 'old', model: 'seedcnn', lr: 0.001, batch: 16, epochs: 1, seed: 0, device: 'cpu', device_requested: 'cpu', data: path.resolve(dataDir),
+      limit: 32, optimizer: 'adam', betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, augment: false, stop_on_nan: true, eval_batch: 250,
+      normalization: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }, version: '0.1.0', created_at: '2026-11-27T10:00:00.000Z',
+    }, null, 2));
+    const again = await cli('train', '--resume', runDir, '--epochs', '2', '--json');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/resuming .* after epoch 1 of 2/);
+    expect(JSON.parse(again.stdout)).toMatchObject({ limit: 32, epochs_planned: 2 });
+    // rewritten in the one naming, with the new fields at their defaults
+    expect(JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'))).toMatchObject({ stopOnNan: true, weightDecay: 0, evalBatch: 250, keepCheckpoints: 1 });
+  });
+
+  // node's mkdir({ recursive: true }) never returns there (ENOENT with the parent present), and the
+  // loop is synchronous: only a child process can be stopped if it comes back
+  it.skipIf(process.platform !== 'linux' || !fs.existsSync(path.join(__dirname, '..', '..', 'dist', 'cli', 'index.js')))(
+    '--out under /proc fails at once with an error naming the directory (skipped without dist/: run `npm run build`)',
+    () => {
+      const bin = path.join(__dirname, '..', '..', 'bin', 'cudalab.js');
+      const r = spawnSync(process.execPath, [bin, 'train', '--lr', '0.001', '--batch', '16', '--epochs', '1', '--limit', '16', '--device', 'cpu',
+        '--data', dataDir, '--out', '/proc/cudalab-no-such-dir', '--no-download'], { encoding: 'utf8', timeout: 120_000 });
+      // a safety net only: the assertion is the exit status and the message
+      expect(r.signal, 'killed by the safety timeout: mkdir did not return').toBeNull();
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/cannot create the directory \/proc\/cudalab-no-such-dir\/seedcnn-lr0\.001-b16-s0: mkdir \/proc\/cudalab-no-such-dir failed \(ENOENT/);
+    },
+    150_000,
+  );
 
   it('fails clearly when the data is missing and downloading is off', async () => {
     const r = await cli('train', '--lr', '0.001', '--batch', '16', '--device', 'cpu', '--data', path.join(root, 'empty'), '--out', path.join(root, 'runs'), '--no-download');

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Progress, type StepProgress } from '../../src/train/progress';
 import type { EpochMetrics } from '../../src/train/metrics';
 
@@ -57,11 +57,65 @@ describe('progress', () => {
     expect(chunks[2]).toMatch(/^epoch 1\/3: train loss/);
   });
 
-  it('is silent without a stream', () => {
-    const p = new Progress(null);
+  it('paces plain lines by the run\'s own elapsed time, not the wall clock, and starts each epoch afresh', () => {
+    vi.useFakeTimers();
+    try {
+      const { chunks, stream } = sink(false);
+      const p = new Progress(stream);
+      p.step(step({ step: 20, elapsed: 9.9 }));
+      // an hour of wall clock passes; the run says 9.95 s: still no line
+      vi.setSystemTime(Date.now() + 3_600_000);
+      p.step(step({ step: 40, elapsed: 9.95 }));
+      expect(chunks).toEqual([]);
+      p.step(step({ step: 60, elapsed: 10 }));
+      expect(chunks).toEqual(['epoch 1/3 step 60/100 loss 1.5000 acc 25.00% 1234 img/s 10s<7s\n']);
+      p.epoch(row, 3);
+      // the next epoch's clock starts at 0 again: its first plain line comes after 10 of its seconds
+      p.step(step({ epoch: 2, step: 20, elapsed: 5 }));
+      expect(chunks).toHaveLength(2);
+      p.step(step({ epoch: 2, step: 80, elapsed: 75 }));
+      expect(chunks[2]).toBe('epoch 2/3 step 80/100 loss 1.5000 acc 25.00% 1234 img/s 1m15s<19s\n');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('writes plain lines when told the stream is no terminal, whatever the stream says', () => {
+    const { chunks, stream } = sink(true, 200);
+    const p = new Progress(stream, { tty: false });
+    p.step(step({ elapsed: 3700, step: 50 }));
+    expect(chunks).toEqual(['epoch 1/3 step 50/100 loss 1.5000 acc 25.00% 1234 img/s 1h01m<1h01m\n']);
+  });
+
+  it('ends the redrawn line before a message and when done, once', () => {
+    const { chunks, stream } = sink(true, 200);
+    const p = new Progress(stream);
+    p.step(step({ step: 0, loss: NaN }));
+    // no step done yet: no time left to tell; a loss that is not finite shows as nan
+    expect(chunks[0]).toMatch(/ 0\/100 loss nan acc 25\.00% 1234 img\/s 2s<\?\x1b\[K$/);
+    p.message('resuming');
+    expect(chunks.slice(1)).toEqual(['\n', 'resuming\n']);
     p.step(step());
-    p.message('x');
-    p.epoch(row, 3);
     p.done();
+    p.done();
+    expect(chunks.slice(3)).toHaveLength(2);
+    expect(chunks[4]).toBe('\n');
+  });
+
+  it('is silent without a stream, and does not fall back to stdout or stderr', () => {
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const p = new Progress(null);
+      p.step(step({ elapsed: 100 }));
+      p.message('x');
+      p.epoch(row, 3);
+      p.done();
+      expect(out).not.toHaveBeenCalled();
+      expect(err).not.toHaveBeenCalled();
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
   });
 });

@@ -55,8 +55,8 @@ export function writeTinyCifarBin(dir: string, train: TinySplit, test: TinySplit
   const folder = path.join(dir, 'cifar-10-batches-bin');
   fs.mkdirSync(folder, { recursive: true });
   fs.writeFileSync(path.join(folder, 'batches.meta.txt'), CLASSES.join('\n') + '\n');
-  // near-equal parts; the loader refuses an empty batch file, so count >= 5
-  if (train.count < 5) throw new Error('writeTinyCifarBin: needs at least 5 training images (one per batch file)');
+  // equal parts: the loader wants the five training files to hold the same count
+  if (train.count < 5 || train.count % 5) throw new Error('writeTinyCifarBin: needs a positive multiple of 5 training images (five equal batch files)');
   for (let b = 0; b < 5; b++) {
     const from = Math.floor((b * train.count) / 5);
     const to = Math.floor(((b + 1) * train.count) / 5);

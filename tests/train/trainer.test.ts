@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../../src/native';
 import { makeRunConfig, resolveTrainRequest, type RunConfig } from '../../src/train/config';
 import { readSafetensors } from '../../src/train/safetensors';
+import { isTemporaryName, tempPathBeside } from '../../src/atomic-file';
 import { checkpointFiles, findLatestCheckpoint } from '../../src/train/checkpoint';
 import { readMetrics, type EpochMetrics, type RunSummary } from '../../src/train/metrics';
 import { trainRun, type TrainData, type StepInfo } from '../../src/train/trainer';
@@ -36,7 +37,8 @@ function config(over: { lr?: number; batch?: number; epochs?: number; seed?: num
     },
     ['seedcnn'],
   );
-  return makeRunConfig(req, 'cpu', 'test');
+  // every epoch's checkpoint kept: these tests look at them (retention.test.ts tests what is pruned)
+  return { ...makeRunConfig(req, 'cpu', 'test'), keepCheckpoints: 'all' } as RunConfig;
 }
 
 // what must match bit for bit between two runs (timings never do)
@@ -162,7 +164,10 @@ describe('trainer (cpu)', () => {
     fs.cpSync(baselineDir, dir, { recursive: true });
     fs.rmSync(checkpointFiles(dir, 2).sidecar);
     fs.rmSync(path.join(dir, 'summary.json'));
-    fs.writeFileSync(path.join(dir, '.checkpoint-epoch-2.json.999.0.tmp'), '{"format": "cudalab-chec');
+    // named as the writer names its temporaries (atomic-file.ts), since that is what a kill leaves
+    const temporary = tempPathBeside(checkpointFiles(dir, 2).sidecar);
+    fs.writeFileSync(temporary, '{"format": "cudalab-chec');
+    expect(isTemporaryName(path.basename(temporary))).toBe(true);
     expect(findLatestCheckpoint(dir)!.epoch).toBe(1);
     const resumed = await trainRun({ config: config(), runDir: dir, data, resume: true });
     expect(numbers(resumed.epochs)).toEqual(numbers(baseline.epochs));

@@ -1,0 +1,164 @@
+// the fused softmax cross-entropy and the accuracy helpers (native/cpu/loss.cc,
+// native/cuda/loss.cu). cases: one row of one class, the models' batches of 64
+// and 128 rows of 10 classes, odd shapes around the vector widths, many classes
+// (1000), more rows than a warp, and huge logits whose probabilities underflow
+// (the loss must stay finite there: -log p = log(sum) - (x[label] - max)).
+import type { OpSpec } from './types';
+import { UNIT_ROUNDOFF } from './float32';
+
+type Vec = ArrayLike<number>;
+
+/**
+ * the mean over rows of -log softmax(logits)[label], and the probabilities,
+ * in float64 (max subtracted first, so huge logits neither overflow nor lose
+ * the label's log-probability when its probability underflows)
+ */
+export function softmaxXentRef(n: number, classes: number, logits: Vec, labels: Vec): { probs: Float64Array; loss: number } {
+  const probs = new Float64Array(n * classes);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    let max = -Infinity;
+    for (let j = 0; j < classes; j++) max = Math.max(max, logits[i * classes + j]);
+    let sum = 0;
+    for (let j = 0; j < classes; j++) sum += Math.exp(logits[i * classes + j] - max);
+    for (let j = 0; j < classes; j++) probs[i * classes + j] = Math.exp(logits[i * classes + j] - max) / sum;
+    total += Math.log(sum) - (logits[i * classes + labels[i]] - max);
+  }
+  return { probs, loss: total / n };
+}
+
+/** first index of each row's maximum */
+export function argmaxRef(n: number, classes: number, x: Vec): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < classes; j++) if (x[i * classes + j] > x[i * classes + best]) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
+interface LossCase {
+  n: number;
+  classes: number;
+  /** logits uniform in [-spread, spread] */
+  spread?: number;
+}
+
+const SHAPES: LossCase[] = [
+  [1, 1], [1, 10], [64, 10], [128, 10], [7, 33], [9, 8], [17, 16], [15, 7], [130, 3], [3, 1000], [257, 10],
+].map(([n, classes]) => ({ n, classes }));
+const lossLabel = (p: LossCase): string => `n${p.n} c${p.classes}${p.spread ? ` logits +-${p.spread}` : ''}`;
+
+export const softmaxXentForward: OpSpec<LossCase> = {
+  name: 'softmax_xent',
+  family: 'loss',
+  cases: [...SHAPES, { n: 2, classes: 3, spread: 1000 }, { n: 64, classes: 10, spread: 90 }],
+  label: lossLabel,
+  inputs: (p, rng) => ({ logits: rng.floats(p.n * p.classes, -(p.spread ?? 4), p.spread ?? 4), labels: rng.ints(p.n, p.classes) }),
+  outputs: (p) => ({ probs: { length: p.n * p.classes, dtype: 'f32' }, loss: { length: 1, dtype: 'f32' } }),
+  call: (addon, p, s) => addon.softmaxXentForward(p.n, p.classes, s.logits, s.labels, s.probs, s.loss),
+  reference(p, { logits, labels }) {
+    const r = softmaxXentRef(p.n, p.classes, logits, labels);
+    return { probs: r.probs, loss: Float64Array.of(r.loss) };
+  },
+  // a probability is exp(x - max) (the shift rounds to float32 once, which
+  // moves exp by |x - max| roundings: p*|x - max| <= 1/e of a rounding), times
+  // the float32 reciprocal of a double sum: about four roundings of the
+  // largest probability, six with expf's own error (up to 2 ulp on cuda):
+  // 3.6e-7 (measured on the cpu: 9e-8). the loss is taken in double and
+  // rounded once. the backends' exp differ in their own ways: as measured on
+  // an H200 against the cpu, within 1e-5
+  tolerance: { reference: 1e-6, backends: 1e-5 },
+  gradient: {
+    cases: (p) => p.n * p.classes <= 1280,
+    of: 'loss',
+    wrt: { logits: 'dlogits' },
+    call: (addon, p, s) => addon.softmaxXentBackward(p.n, p.classes, s.probs, s.labels, s.dloss, s.dlogits),
+    // (p - onehot) * dloss / n from the float32 probabilities (~1e-6 of the
+    // largest gradient) against differences of a smooth float64 loss (~1e-9)
+    tolerance: 1e-5,
+  },
+  bench: {
+    cases: [{ n: 64, classes: 10 }, { n: 128, classes: 10 }],
+    flops: (p) => 5 * p.n * p.classes,
+    bytes: (p) => 4 * (2 * p.n * p.classes + p.n),
+  },
+};
+
+export const softmaxXentBackward: OpSpec<LossCase> = {
+  name: 'softmax_xent_bwd',
+  family: 'loss',
+  cases: SHAPES,
+  label: lossLabel,
+  inputs(p, rng) {
+    // any probabilities will do: the kernel's arithmetic does not depend on them summing to one
+    return { probs: rng.floats(p.n * p.classes, 0, 1), labels: rng.ints(p.n, p.classes), dloss: rng.floats(1, 0.5, 2) };
+  },
+  outputs: (p) => ({ dlogits: { length: p.n * p.classes, dtype: 'f32' } }),
+  call: (addon, p, s) => addon.softmaxXentBackward(p.n, p.classes, s.probs, s.labels, s.dloss, s.dlogits),
+  reference(p, { probs, labels, dloss }) {
+    const d = new Float64Array(p.n * p.classes);
+    for (let i = 0; i < p.n; i++)
+      for (let j = 0; j < p.classes; j++) d[i * p.classes + j] = (probs[i * p.classes + j] - (j === labels[i] ? 1 : 0)) * dloss[0] / p.n;
+    return { dlogits: d };
+  },
+  // dloss / n, p - 1 and the product: three roundings of the element (4 leaves
+  // room for second-order terms); cuda rounds the same operations: bit for bit
+  tolerance: { reference: 4 * UNIT_ROUNDOFF, backends: 0 },
+};
+
+interface ArgmaxCase {
+  n: number;
+  classes: number;
+}
+
+const ARGMAX_SHAPES: ArgmaxCase[] = [[1, 1], [1, 10], [64, 10], [128, 10], [7, 33], [9, 8], [17, 16], [130, 3], [3, 1000], [257, 10]]
+  .map(([n, classes]) => ({ n, classes }));
+
+// every third row gets two equal maxima at columns 1 and 2: the first must win
+function logitsWithTies(p: ArgmaxCase, rng: { floats(n: number, lo?: number, hi?: number): Float32Array }): Float32Array {
+  const x = rng.floats(p.n * p.classes, -1, 1);
+  if (p.classes > 2) for (let i = 0; i < p.n; i += 3) x[i * p.classes + 1] = x[i * p.classes + 2] = 5;
+  return x;
+}
+
+export const argmax: OpSpec<ArgmaxCase> = {
+  name: 'argmax',
+  family: 'loss',
+  cases: ARGMAX_SHAPES,
+  label: (p) => `n${p.n} c${p.classes}`,
+  inputs: (p, rng) => ({ x: logitsWithTies(p, rng) }),
+  outputs: (p) => ({ out: { length: p.n, dtype: 'i32' } }),
+  call: (addon, p, s) => addon.argmax(p.n, p.classes, s.x, s.out),
+  reference: (p, { x }) => ({ out: argmaxRef(p.n, p.classes, x) }),
+  // indices: exact
+  tolerance: { reference: 0, backends: 0 },
+};
+
+export const correctCount: OpSpec<ArgmaxCase> = {
+  name: 'correct_count',
+  family: 'loss',
+  cases: ARGMAX_SHAPES,
+  label: (p) => `n${p.n} c${p.classes}`,
+  inputs(p, rng) {
+    const x = logitsWithTies(p, rng);
+    // every other row labelled with its answer, so the count is neither 0 nor n by chance
+    const labels = rng.ints(p.n, p.classes);
+    const best = argmaxRef(p.n, p.classes, x);
+    for (let i = 0; i < p.n; i += 2) labels[i] = best[i];
+    return { x, labels };
+  },
+  outputs: () => ({ count: { length: 1, dtype: 'i32' } }),
+  call: (addon, p, s) => addon.correctCount(p.n, p.classes, s.x, s.labels, s.count),
+  reference(p, { x, labels }) {
+    const best = argmaxRef(p.n, p.classes, x);
+    let count = 0;
+    for (let i = 0; i < p.n; i++) if (best[i] === labels[i]) count++;
+    return { count: Int32Array.of(count) };
+  },
+  // a count: exact
+  tolerance: { reference: 0, backends: 0 },
+};
+
+export const lossSpecs = [softmaxXentForward, softmaxXentBackward, argmax, correctCount];
