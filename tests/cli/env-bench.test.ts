@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { native } from '../../src/native';
-import { runCli } from './run-cli';
+import { runCli } from '../helpers/run-cli';
 import { checkBackends } from '../../src/check/backends';
 import { specByName } from '../../src/spec';
 import { checkAgainstReference, formatResult } from '../../src/spec/checker';

@@ -1,5 +1,5 @@
-// the data tests' way to assert a failure: the promise rejects with a
-// DataError, which is returned so the test can check its file, offset and words
+// the data tests' way to assert a failure: the call throws, or the promise
+// rejects with, a DataError, which is returned so the test can check its file, offset and words
 import { expect } from 'vitest';
 import { DataError } from '../../src/data/errors';
 
@@ -11,4 +11,14 @@ export async function rejects(p: Promise<unknown>): Promise<DataError> {
     return err as DataError;
   }
   throw new Error('expected a DataError, it succeeded');
+}
+
+export function thrown(fn: () => unknown): DataError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(DataError);
+    return err as DataError;
+  }
+  throw new Error('expected a DataError, nothing was thrown');
 }

@@ -8,6 +8,7 @@ import { loadCifar10 } from '../../src/data/cifar10';
 import { DataError } from '../../src/data/errors';
 import { NumpyArray, PickleBytes, PickleValue, pickleText, unpickle } from '../../src/data/pickle';
 import { CLASSES, tempDir } from './writers';
+import { thrown } from './expect-data-error';
 
 const DIR = path.join(__dirname, '..', 'fixtures', 'pickle-py3');
 const LABELS = [3, 0, 9, 5];
@@ -19,15 +20,6 @@ function expectedData(): Uint8Array {
   return out;
 }
 
-function thrown(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DataError);
-    return err as DataError;
-  }
-  throw new Error('expected a DataError, nothing was thrown');
-}
 
 let cleanup: Array<() => void> = [];
 afterEach(() => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DataError } from '../../src/data/errors';
 import { NumpyArray, PickleBytes, PickleTuple, PickleValue, pickleText, unpickle } from '../../src/data/pickle';
 import { CLASSES, FIXTURE, pickleBatch, pickleMeta } from './writers';
+import { thrown } from './expect-data-error';
 
 const PY = path.join(FIXTURE, 'cifar-10-batches-py');
 
@@ -16,15 +17,6 @@ function dict(v: PickleValue): Map<unknown, PickleValue> {
   return v as Map<unknown, PickleValue>;
 }
 
-function thrown(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(DataError);
-    return err as DataError;
-  }
-  throw new Error('expected a DataError, nothing was thrown');
-}
 
 describe('unpickle on the CIFAR-10 files', () => {
   it('reads batches.meta: the class names and counts', () => {

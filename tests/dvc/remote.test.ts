@@ -10,7 +10,7 @@ import { addPath } from '../../src/dvc/add';
 import { pull } from '../../src/dvc/pull';
 import { push } from '../../src/dvc/push';
 import { formatStatus, status } from '../../src/dvc/status';
-import { runCli } from '../cli/run-cli';
+import { runCli } from '../helpers/run-cli';
 import { addAll, BUCKET, client, dropWorkspaceAndCache, filesUnder, fixture, md5, quiet, remoteKeys, s3, useS3Repos, writeData } from './s3-repos';
 
 useS3Repos();

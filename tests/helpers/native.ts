@@ -3,8 +3,8 @@
 // forgets to write fails the comparison), reads results back, and frees
 // everything it made when the test ends.
 import path from 'path';
-import { afterEach } from 'vitest';
-import { native, type Addon, type DeviceName, type NativeStorage } from '../../src/native';
+import { afterEach, expect } from 'vitest';
+import { native, type Addon, type DeviceName, type NativeError, type NativeStorage } from '../../src/native';
 import { INT_POISON } from '../../src/spec/buffers';
 
 export const addon: Addon = native();
@@ -112,4 +112,19 @@ export function withThreads<T>(threads: number, fn: () => T): T {
 /** float32 array as float64 (what the references take) */
 export function f64(x: ArrayLike<number>): Float64Array {
   return Float64Array.from(x);
+}
+
+/** fn must throw the addon's coded error, its message mentioning each of `mentions` */
+export function expectNativeError(fn: () => unknown, code: NativeError['code'], ...mentions: string[]): void {
+  let caught: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  if (caught === null) expect.fail(`expected ${code}, but nothing was thrown`);
+  const err = caught as NativeError;
+  expect(err).toBeInstanceOf(Error);
+  expect(err.code, err.message).toBe(code);
+  for (const m of mentions) expect(err.message).toContain(m);
 }

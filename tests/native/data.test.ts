@@ -10,7 +10,7 @@ import { compareBackends, formatResult } from '../../src/spec/checker';
 import { gatherImages } from '../../src/spec/data';
 import { normalizationTable, type Normalization } from '../../src/data/loader';
 import { expectExact, expectSameBits } from '../helpers/compare';
-import { addon, cudaAvailable, cudaReason, Scope, useScopes, withThreads } from '../helpers/native';
+import { addon, cudaAvailable, cudaReason, expectNativeError, Scope, useScopes, withThreads } from '../helpers/native';
 import { Rng } from '../helpers/rng';
 
 const scopes = useScopes();
@@ -97,18 +97,6 @@ describe('gather_images (cpu)', () => {
   });
 });
 
-function expectNativeError(fn: () => unknown, code: NativeError['code'], ...mentions: string[]): void {
-  let caught: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  if (caught === null) expect.fail(`expected ${code}, but nothing was thrown`);
-  const err = caught as NativeError;
-  expect(err.code, err.message).toBe(code);
-  for (const m of mentions) expect(err.message).toContain(m);
-}
 
 describe('gather_images argument checking', () => {
   function parts(count = 4, channels = 3, plane = 8, batch = 2) {

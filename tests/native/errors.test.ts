@@ -3,25 +3,12 @@
 // was expected, and the process carries on.
 import { describe, expect, it } from 'vitest';
 import type { NativeError } from '../../src/native';
-import { addon, cudaAvailable, cudaReason, useScopes } from '../helpers/native';
+import { addon, cudaAvailable, cudaReason, expectNativeError, useScopes } from '../helpers/native';
 import { convShape } from '../../src/spec/conv';
 import { poolShape } from '../../src/spec/pool';
 
 const scopes = useScopes();
 
-function expectNativeError(fn: () => unknown, code: NativeError['code'], ...mentions: string[]): void {
-  let caught: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  if (caught === null) expect.fail(`expected ${code}, but nothing was thrown`);
-  const err = caught as NativeError;
-  expect(err).toBeInstanceOf(Error);
-  expect(err.code, err.message).toBe(code);
-  for (const m of mentions) expect(err.message).toContain(m);
-}
 
 describe('argument checking', () => {
   it('rejects wrong argument counts and types', () => {
