@@ -47,6 +47,8 @@ interface LossCase {
 
 const SHAPES: LossCase[] = [
   [1, 1], [1, 10], [64, 10], [128, 10], [7, 33], [9, 8], [17, 16], [15, 7], [130, 3], [3, 1000], [257, 10],
+  // an evaluation batch: more rows than a block of the cuda kernel takes
+  [5000, 10],
 ].map(([n, classes]) => ({ n, classes }));
 const lossLabel = (p: LossCase): string => `n${p.n} c${p.classes}${p.spread ? ` logits +-${p.spread}` : ''}`;
 

@@ -17,6 +17,8 @@ export const sumAxis: OpSpec<SumCase> = {
     [1, 1, 1], [3, 1, 5], [1, 64, 10], [1, 128, 10], [1, 64, 256], [1, 128, 256], [64, 16, 1024], [64, 10, 1],
     [1, 130, 1], [7, 33, 65], [3, 7, 8], [2, 9, 15], [1, 16, 17], [4, 17, 16], [2, 5, 3000], [4, 9, 1025],
     [1, 1023, 1], [1, 100003, 1],
+    // a long reduction over wide rows (the split the cuda kernel makes for many columns)
+    [2, 300, 3000],
   ].map(([outer, reduce, inner]) => ({ outer, reduce, inner })),
   label: (p) => `${p.outer}x${p.reduce}x${p.inner}`,
   inputs: (p, rng) => ({ x: rng.floats(p.outer * p.reduce * p.inner, -1, 1) }),
