@@ -3,7 +3,7 @@ import os from 'os';
 import { native, DeviceName } from '../native';
 import { benchCases, benchOpNames, BenchCase } from '../bench/cases';
 import { timeIt } from '../bench/timing';
-import { timeWithTorch } from '../bench/torch';
+import { timeWithTorch, torchCounterparts } from '../bench/torch';
 
 interface BenchRow {
   op: string;
@@ -65,7 +65,8 @@ export function register(program: Command): void {
       if (opts.compareTorch) {
         log('timing the same cases through PyTorch ...');
         const t = timeWithTorch(cases);
-        log(`PyTorch ${t.torch} on ${t.device} (fp32, tf32 off)`);
+        log(`PyTorch ${t.torch} on ${t.device} (fp32, tf32 off); what it ran for each op:`);
+        for (const line of torchCounterparts(cases, t)) log(`  ${line}`);
         torchMs = t.ms;
       }
 
