@@ -4,6 +4,9 @@
 # the machine lacks node and CIFAR-10.
 #   bench/gpu-check.sh quick   every op on CUDA against the CPU backend, env check, GEMM, a short training run
 #   bench/gpu-check.sh full    that, plus the whole benchmark beside PyTorch and 3-epoch training beside PyTorch
+#   bench/gpu-check.sh sanitize every op spec on CUDA and the CUDA tests under compute-sanitizer
+#                              (memcheck, then racecheck), which sees what the guard zones cannot:
+#                              reads out of bounds, shared-memory races
 # results go to $OUT (or bench/results/<date>/), one file per step, and a
 # summary table is printed last.
 set -uo pipefail
@@ -29,7 +32,13 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 cat "$out/gpu.txt"
 step check-env $cli check-env
 step check-ops $cli check-ops --device cuda
-if [ "$mode" = quick ]; then
+if [ "$mode" = sanitize ]; then
+  # compute-sanitizer follows node's children; --error-exitcode makes a report fail the step
+  san="compute-sanitizer --error-exitcode 3 --print-limit 20"
+  step memcheck-ops $san --tool memcheck $cli check-ops --device cuda
+  step racecheck-ops $san --tool racecheck $cli check-ops --device cuda
+  step memcheck-tests $san --tool memcheck npx vitest run tests/ops tests/native tests/tensor tests/nn
+elif [ "$mode" = quick ]; then
   step bench-gemm $cli bench --device cuda --ops gemm,conv2d,adam --compare-torch --min-seconds 0.2
   step train-smoke $cli train --device cuda --data "$data" --lr 0.001 --batch 64 --epochs 1 --limit 10000 --out "$out/runs" --name smoke --json
 else
