@@ -1,6 +1,7 @@
+import fs from 'fs';
 import { Command, CommanderError } from 'commander';
 import { modelNames } from '../models';
-import { ConfigError, FIELDS, checkField, flagOf, helpOf, resolveTrainRequest, type FieldSpec } from '../train/config';
+import { ConfigError, FIELDS, checkField, flagOf, helpOf, parseRunFile, resolveTrainRequest, type FieldSpec } from '../train/config';
 import { Progress } from '../train/progress';
 import { resumeRun, startRun, type ResumeOverrides } from '../train/run';
 
@@ -32,12 +33,24 @@ export function givenSettings(cmd: Command, opts: Record<string, unknown>, field
 
 const RESUMABLE = FIELDS.filter((f) => f.resume);
 
+function readRunFile(file: string): { path: string; settings: ReturnType<typeof parseRunFile> } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError('--config', `--config ${file}: cannot read it (${e.code ?? e.message})`);
+  }
+  return { path: file, settings: parseRunFile(text, file, modelNames) };
+}
+
 // `cudalab train`: one run, written to runs/NAME/
 export function register(program: Command): void {
   const cmd = program
     .command('train')
     .description('train a model on CIFAR-10 (Adam, or SGD), evaluating on the test set after every epoch');
   addSettingOptions(cmd, FIELDS)
+    .option('--config <file>', "a run config: a JSON object of these settings by config.json's names; flags given too win")
     .option('--json', 'print the summary as JSON on stdout and nothing else there')
     .option(
       '--resume <dir>',
@@ -55,6 +68,7 @@ Examples:
   $ cudalab train --lr 0.001 --batch 64
   $ cudalab train --lr 0.001 --batch 64 --limit 2000 --epochs 1 --device cpu
   $ cudalab train --lr 0.05 --batch 64 --optimizer sgd --momentum 0.9 --nesterov
+  $ cudalab train --config experiments/airbench94.json --epochs 2 --device cpu
   $ cudalab train --resume runs/seedcnn-lr0.001-b64-s0`,
     )
     // usage errors throw (exit code 2 via main) instead of exiting the process
@@ -64,6 +78,9 @@ Examples:
       const given = givenSettings(cmd, opts, FIELDS);
       let summary;
       try {
+        if (opts.resume !== undefined && opts.config !== undefined) {
+          throw new ConfigError('--config', '--config starts a run; --resume goes on with a run\'s saved config: give one of them');
+        }
         if (opts.resume !== undefined) {
           const ignored = [...given.keys()].filter((f) => !f.resume);
           if (ignored.length > 0) progress.message(`note: --resume uses the run's saved config; ignoring ${ignored.map(flagOf).join(', ')}`);
@@ -71,7 +88,8 @@ Examples:
           for (const f of RESUMABLE) if (given.has(f)) overrides[f.name] = checkField(f.name, given.get(f), flagOf(f), { models: modelNames });
           summary = await resumeRun(String(opts.resume), overrides as ResumeOverrides, { progress });
         } else {
-          const req = resolveTrainRequest(Object.fromEntries([...given].map(([f, v]) => [f.name, v])), modelNames);
+          const file = opts.config === undefined ? undefined : readRunFile(String(opts.config));
+          const req = resolveTrainRequest(Object.fromEntries([...given].map(([f, v]) => [f.name, v])), modelNames, file);
           summary = await startRun(req, { progress });
         }
       } catch (err) {

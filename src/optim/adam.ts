@@ -1,13 +1,15 @@
 // Adam and AdamW (decoupled weight decay), PyTorch's update, one native
 // adam_step per parameter. a parameter without a gradient is skipped and its
-// step count does not advance, as in PyTorch.
+// step count does not advance, as in PyTorch. parameter groups have their own
+// lr and weight decay (PyTorch's param_groups); betas, eps and decoupled are
+// the optimizer's.
 import { native } from '../native';
 import { CudalabError } from '../errors';
 import type { Tensor } from '../tensor';
 import { call } from '../ops/check';
 import {
-  type Optimizer, type OptimizerState, checkHyper, checkParams, copyBuffer, freeGrads, gradOf, onDeviceOf,
-  parseBuffers, stateBuffer,
+  type Optimizer, type OptimizerState, type ParamGroup, type ParamGroupInput, checkHyper, copyBuffer, freeGrads, gradOf,
+  groupHyper, loadGroupHyper, onDeviceOf, parseBuffers, resolveGroups, stateBuffer,
 } from './optimizer';
 
 export interface AdamOptions {
@@ -22,35 +24,56 @@ export interface AdamOptions {
 const BELOW_ONE = 0.9999999403953552; // the largest float32 below 1
 
 export class Adam implements Optimizer {
-  lr: number;
   beta1: number;
   beta2: number;
   eps: number;
-  weightDecay: number;
   decoupled: boolean;
   readonly params: Tensor[];
+  readonly paramGroups: ParamGroup[];
+  private readonly groupOf: number[];
   private stepCount = 0;
   private readonly steps: number[];
   private readonly m: Array<Tensor | null>;
   private readonly v: Array<Tensor | null>;
 
-  constructor(params: Tensor[], opts: AdamOptions = {}) {
-    this.params = checkParams('Adam', params);
+  /** params: the parameters (one group), or groups with their own lr and weight decay */
+  constructor(params: Tensor[] | ParamGroupInput[], opts: AdamOptions = {}) {
+    const lr = checkHyper('Adam', 'lr', opts.lr ?? 1e-3, 0, Infinity);
+    const weightDecay = checkHyper('Adam', 'weightDecay', opts.weightDecay ?? 0, 0, Infinity);
+    ({ groups: this.paramGroups, params: this.params, groupOf: this.groupOf } = resolveGroups('Adam', params, { lr, weightDecay }));
     const betas = opts.betas ?? [0.9, 0.999];
     if (!Array.isArray(betas) || betas.length !== 2) throw new CudalabError('ERR_ARG', 'Adam: betas must be a pair [beta1, beta2]');
-    this.lr = checkHyper('Adam', 'lr', opts.lr ?? 1e-3, 0, Infinity);
     this.beta1 = checkHyper('Adam', 'betas[0]', betas[0], 0, BELOW_ONE);
     this.beta2 = checkHyper('Adam', 'betas[1]', betas[1], 0, BELOW_ONE);
     this.eps = checkHyper('Adam', 'eps', opts.eps ?? 1e-8, 0, Infinity);
-    this.weightDecay = checkHyper('Adam', 'weightDecay', opts.weightDecay ?? 0, 0, Infinity);
     this.decoupled = opts.decoupled ?? false;
     this.steps = this.params.map(() => 0);
     this.m = this.params.map(() => null);
     this.v = this.params.map(() => null);
   }
 
+  get lr(): number {
+    return this.paramGroups[0].lr;
+  }
+
+  set lr(v: number) {
+    for (const g of this.paramGroups) g.lr = v;
+  }
+
+  /** the first group's weight decay; setting it sets every group's */
+  get weightDecay(): number {
+    return this.paramGroups[0].weightDecay;
+  }
+
+  set weightDecay(v: number) {
+    for (const g of this.paramGroups) g.weightDecay = v;
+  }
+
   step(): void {
-    checkHyper('Adam', 'lr', this.lr, 0, Infinity);
+    this.paramGroups.forEach((g, i) => {
+      checkHyper('Adam', `group ${i} lr`, g.lr, 0, Infinity);
+      checkHyper('Adam', `group ${i} weightDecay`, g.weightDecay, 0, Infinity);
+    });
     this.stepCount++;
     this.params.forEach((p, i) => {
       const g = gradOf('Adam.step', p, i);
@@ -58,9 +81,10 @@ export class Adam implements Optimizer {
       const m = this.m[i] ? onDeviceOf(this.m[i]!, p) : (this.m[i] = stateBuffer(p));
       const v = this.v[i] ? onDeviceOf(this.v[i]!, p) : (this.v[i] = stateBuffer(p));
       const step = ++this.steps[i];
+      const group = this.paramGroups[this.groupOf[i]];
       call('Adam.step', () =>
         native().adamStep(p.numel, p.storage('Adam.step'), g.storage('Adam.step', 'grad'), m.storage('Adam.step', 'm'),
-          v.storage('Adam.step', 'v'), this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, this.decoupled, step),
+          v.storage('Adam.step', 'v'), group.lr, this.beta1, this.beta2, this.eps, group.weightDecay, this.decoupled, step),
       );
     });
   }
@@ -88,7 +112,7 @@ export class Adam implements Optimizer {
     });
     return {
       step: this.stepCount,
-      hyper: { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, decoupled: this.decoupled },
+      hyper: { ...groupHyper(this.paramGroups), beta1: this.beta1, beta2: this.beta2, eps: this.eps, decoupled: this.decoupled },
       buffers,
     };
   }
@@ -98,11 +122,10 @@ export class Adam implements Optimizer {
     const parsed = parseBuffers('Adam', s, this.params, ['m', 'v']);
     const h = s.hyper ?? {};
     const num = (k: string, dflt: number): number => (typeof h[k] === 'number' ? (h[k] as number) : dflt);
-    const lr = checkHyper('Adam', 'hyper.lr', num('lr', this.lr), 0, Infinity);
+    const groups = loadGroupHyper('Adam', this.paramGroups, h);
     const beta1 = checkHyper('Adam', 'hyper.beta1', num('beta1', this.beta1), 0, BELOW_ONE);
     const beta2 = checkHyper('Adam', 'hyper.beta2', num('beta2', this.beta2), 0, BELOW_ONE);
     const eps = checkHyper('Adam', 'hyper.eps', num('eps', this.eps), 0, Infinity);
-    const wd = checkHyper('Adam', 'hyper.weightDecay', num('weightDecay', this.weightDecay), 0, Infinity);
     const decoupled = typeof h.decoupled === 'boolean' ? h.decoupled : this.decoupled;
     this.params.forEach((p, i) => {
       this.m[i]?.dispose();
@@ -114,6 +137,7 @@ export class Adam implements Optimizer {
       this.steps[i] = m ? s.step : 0;
     });
     this.stepCount = s.step;
-    Object.assign(this, { lr, beta1, beta2, eps, weightDecay: wd, decoupled });
+    groups.forEach((g, i) => Object.assign(this.paramGroups[i], g));
+    Object.assign(this, { beta1, beta2, eps, decoupled });
   }
 }

@@ -13,8 +13,29 @@ export interface OptimizerState {
   buffers: Record<string, Tensor>;
 }
 
-export interface Optimizer {
+/**
+ * a parameter group, PyTorch's param_groups: its parameters and the lr and
+ * weight decay they step with. lr and weightDecay may change between steps
+ * (a schedule sets each group's lr).
+ */
+export interface ParamGroup {
+  params: Tensor[];
   lr: number;
+  weightDecay: number;
+}
+
+/** what a constructor takes for a group: lr and weightDecay default to the optimizer's */
+export interface ParamGroupInput {
+  params: Tensor[];
+  lr?: number;
+  weightDecay?: number;
+}
+
+export interface Optimizer {
+  /** the first group's lr; setting it sets every group's */
+  lr: number;
+  readonly params: Tensor[];
+  readonly paramGroups: ParamGroup[];
   step(): void;
   zeroGrad(): void;
   stateDict(): OptimizerState;
@@ -35,6 +56,55 @@ export function checkParams(op: string, params: Tensor[]): Tensor[] {
     seen.add(p);
   });
   return params.slice();
+}
+
+/**
+ * the groups of a constructor's argument (a plain array of tensors is one
+ * group with the defaults) and all their parameters in group order, each once
+ */
+export function resolveGroups(
+  op: string,
+  input: Tensor[] | ParamGroupInput[],
+  defaults: { lr: number; weightDecay: number },
+): { groups: ParamGroup[]; params: Tensor[]; groupOf: number[] } {
+  if (!Array.isArray(input) || input.length === 0) checkParams(op, input as Tensor[]);
+  const inputs: ParamGroupInput[] = input[0] instanceof Tensor ? [{ params: input as Tensor[] }] : (input as ParamGroupInput[]);
+  const groups = inputs.map((g, i) => {
+    if (g === null || typeof g !== 'object' || !Array.isArray(g.params) || g.params.length === 0) {
+      throw new CudalabError('ERR_ARG', `${op}: parameter group ${i} must be {params: a non-empty array of tensors, lr?, weightDecay?}`);
+    }
+    return {
+      params: g.params.slice(),
+      lr: checkHyper(op, `group ${i} lr`, g.lr ?? defaults.lr, 0, Infinity),
+      weightDecay: checkHyper(op, `group ${i} weightDecay`, g.weightDecay ?? defaults.weightDecay, 0, Infinity),
+    };
+  });
+  const params = checkParams(op, groups.flatMap((g) => g.params));
+  const groupOf = groups.flatMap((g, i) => g.params.map(() => i));
+  return { groups, params, groupOf };
+}
+
+/** the groups' lr and weight decay as state-dict hyperparameters: lr, weightDecay (group 0), lr.1, weightDecay.1, ... */
+export function groupHyper(groups: ParamGroup[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  groups.forEach((g, i) => {
+    out[i === 0 ? 'lr' : `lr.${i}`] = g.lr;
+    out[i === 0 ? 'weightDecay' : `weightDecay.${i}`] = g.weightDecay;
+  });
+  return out;
+}
+
+/** the groups' lr and weight decay from a state dict's hyperparameters (checked), the groups' own where missing */
+export function loadGroupHyper(op: string, groups: ParamGroup[], h: Record<string, number | boolean>): Array<{ lr: number; weightDecay: number }> {
+  return groups.map((g, i) => {
+    const num = (k: string, dflt: number): number => (typeof h[k] === 'number' ? (h[k] as number) : dflt);
+    const lrKey = i === 0 ? 'lr' : `lr.${i}`;
+    const wdKey = i === 0 ? 'weightDecay' : `weightDecay.${i}`;
+    return {
+      lr: checkHyper(op, `hyper.${lrKey}`, num(lrKey, g.lr), 0, Infinity),
+      weightDecay: checkHyper(op, `hyper.${wdKey}`, num(wdKey, g.weightDecay), 0, Infinity),
+    };
+  });
 }
 
 export function checkHyper(op: string, name: string, v: unknown, lo: number, hi: number, hiOpen = false): number {

@@ -1,13 +1,15 @@
 // SGD with momentum, dampening, nesterov and weight decay: PyTorch's update,
 // one native sgd_step per parameter. the momentum buffer starts as the first
-// gradient (first_step), as in PyTorch.
+// gradient (first_step), as in PyTorch. parameter groups have their own lr
+// and weight decay (PyTorch's param_groups); momentum, dampening and nesterov
+// are the optimizer's.
 import { native, type DeviceName } from '../native';
 import { CudalabError } from '../errors';
 import { Tensor, keep } from '../tensor';
 import { call } from '../ops/check';
 import {
-  type Optimizer, type OptimizerState, checkHyper, checkParams, copyBuffer, freeGrads, gradOf, onDeviceOf,
-  parseBuffers, stateBuffer,
+  type Optimizer, type OptimizerState, type ParamGroup, type ParamGroupInput, checkHyper, copyBuffer, freeGrads, gradOf,
+  groupHyper, loadGroupHyper, onDeviceOf, parseBuffers, resolveGroups, stateBuffer,
 } from './optimizer';
 
 export interface SGDOptions {
@@ -19,28 +21,46 @@ export interface SGDOptions {
 }
 
 export class SGD implements Optimizer {
-  lr: number;
   momentum: number;
   dampening: number;
-  weightDecay: number;
   nesterov: boolean;
   readonly params: Tensor[];
+  readonly paramGroups: ParamGroup[];
+  private readonly groupOf: number[];
   private stepCount = 0;
   private readonly buffers: Array<Tensor | null>;
   // without momentum the kernel never touches its buffer, but it wants one:
   // a single scratch block per device, as big as the largest parameter
   private scratch: Tensor | null = null;
 
-  constructor(params: Tensor[], opts: SGDOptions) {
-    this.params = checkParams('SGD', params);
+  /** params: the parameters (one group), or groups with their own lr and weight decay */
+  constructor(params: Tensor[] | ParamGroupInput[], opts: SGDOptions) {
     if (!opts || opts.lr === undefined) throw new CudalabError('ERR_ARG', 'SGD: lr is required (there is no default, as in PyTorch)');
-    this.lr = checkHyper('SGD', 'lr', opts.lr, 0, Infinity);
+    const lr = checkHyper('SGD', 'lr', opts.lr, 0, Infinity);
+    const weightDecay = checkHyper('SGD', 'weightDecay', opts.weightDecay ?? 0, 0, Infinity);
+    ({ groups: this.paramGroups, params: this.params, groupOf: this.groupOf } = resolveGroups('SGD', params, { lr, weightDecay }));
     this.momentum = checkHyper('SGD', 'momentum', opts.momentum ?? 0, 0, Infinity);
     this.dampening = checkHyper('SGD', 'dampening', opts.dampening ?? 0, -Infinity, Infinity);
-    this.weightDecay = checkHyper('SGD', 'weightDecay', opts.weightDecay ?? 0, 0, Infinity);
     this.nesterov = opts.nesterov ?? false;
     this.checkNesterov();
     this.buffers = this.params.map(() => null);
+  }
+
+  get lr(): number {
+    return this.paramGroups[0].lr;
+  }
+
+  set lr(v: number) {
+    for (const g of this.paramGroups) g.lr = v;
+  }
+
+  /** the first group's weight decay; setting it sets every group's */
+  get weightDecay(): number {
+    return this.paramGroups[0].weightDecay;
+  }
+
+  set weightDecay(v: number) {
+    for (const g of this.paramGroups) g.weightDecay = v;
   }
 
   private checkNesterov(): void {
@@ -62,7 +82,10 @@ export class SGD implements Optimizer {
   }
 
   step(): void {
-    checkHyper('SGD', 'lr', this.lr, 0, Infinity);
+    this.paramGroups.forEach((g, i) => {
+      checkHyper('SGD', `group ${i} lr`, g.lr, 0, Infinity);
+      checkHyper('SGD', `group ${i} weightDecay`, g.weightDecay, 0, Infinity);
+    });
     this.checkNesterov();
     this.stepCount++;
     this.params.forEach((p, i) => {
@@ -78,9 +101,10 @@ export class SGD implements Optimizer {
         buf = this.buffers[i] = stateBuffer(p);
         first = true;
       }
+      const group = this.paramGroups[this.groupOf[i]];
       call('SGD.step', () =>
         native().sgdStep(p.numel, p.storage('SGD.step'), g.storage('SGD.step', 'grad'), buf.storage('SGD.step', 'momentum buffer'),
-          this.lr, this.momentum, this.dampening, this.weightDecay, this.nesterov, first),
+          group.lr, this.momentum, this.dampening, group.weightDecay, this.nesterov, first),
       );
     });
   }
@@ -107,7 +131,7 @@ export class SGD implements Optimizer {
     });
     return {
       step: this.stepCount,
-      hyper: { lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov },
+      hyper: { ...groupHyper(this.paramGroups), momentum: this.momentum, dampening: this.dampening, nesterov: this.nesterov },
       buffers,
     };
   }
@@ -116,10 +140,9 @@ export class SGD implements Optimizer {
     const parsed = parseBuffers('SGD', s, this.params, ['momentum']).get('momentum')!;
     const h = s.hyper ?? {};
     const num = (k: string, dflt: number): number => (typeof h[k] === 'number' ? (h[k] as number) : dflt);
-    const lr = checkHyper('SGD', 'hyper.lr', num('lr', this.lr), 0, Infinity);
+    const groups = loadGroupHyper('SGD', this.paramGroups, h);
     const momentum = checkHyper('SGD', 'hyper.momentum', num('momentum', this.momentum), 0, Infinity);
     const dampening = checkHyper('SGD', 'hyper.dampening', num('dampening', this.dampening), -Infinity, Infinity);
-    const weightDecay = checkHyper('SGD', 'hyper.weightDecay', num('weightDecay', this.weightDecay), 0, Infinity);
     const nesterov = typeof h.nesterov === 'boolean' ? h.nesterov : this.nesterov;
     this.params.forEach((p, i) => {
       this.buffers[i]?.dispose();
@@ -127,7 +150,8 @@ export class SGD implements Optimizer {
       this.buffers[i] = b ? copyBuffer(b, p) : null;
     });
     this.stepCount = s.step;
-    Object.assign(this, { lr, momentum, dampening, weightDecay, nesterov });
+    groups.forEach((g, i) => Object.assign(this.paramGroups[i], g));
+    Object.assign(this, { momentum, dampening, nesterov });
     this.checkNesterov();
   }
 }

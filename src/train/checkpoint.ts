@@ -2,7 +2,8 @@
 // stopped:
 //   checkpoint-epoch-N.safetensors            the model's weights under PyTorch's names
 //                                             (torch's load_state_dict takes them as they are)
-//   checkpoint-epoch-N.optimizer.safetensors  the optimizer's buffers, keyed by parameter index (Adam's "m.3", "v.3")
+//   checkpoint-epoch-N.optimizer.safetensors  the optimizer's buffers, keyed by parameter index (Adam's "m.3", "v.3"),
+//                                             and the lookahead average when the run has one ("ema.<state name>")
 //   checkpoint-epoch-N.json                   optimizer step and settings, both generators'
 //                                             (seed, offset), the loader position, the metrics so far
 // the .json is written last: a checkpoint counts only once it is there, so a
@@ -18,6 +19,10 @@ import type { Module } from '../nn/module';
 import { Adam, SGD, type Optimizer, type OptimizerState } from '../optim';
 import { writeJsonAtomic } from '../atomic-file';
 import { metricsRowProblem, type EpochMetrics } from './metrics';
+import type { Lookahead } from './ema';
+
+// the lookahead average's entries in the optimizer file: "ema.<state name>"
+const EMA_PREFIX = 'ema.';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors';
 
 export const CHECKPOINT_FORMAT = 'cudalab-checkpoint-1';
@@ -101,6 +106,13 @@ export interface CheckpointState {
   rng: { model: GeneratorState; data: GeneratorState };
   batchesPerEpoch: number;
   metrics: EpochMetrics[];
+  lookahead?: Lookahead | null;
+}
+
+/** the model's name of each of the optimizer's parameters (its order is the groups', not the model's) */
+function parameterNames(model: Module, optimizer: Optimizer): string[] {
+  const byTensor = new Map(model.namedParameters().map(([n, t]) => [t, n]));
+  return optimizer.params.map((p) => byTensor.get(p) ?? '');
 }
 
 function formatBytes(n: number): string {
@@ -119,11 +131,16 @@ function bytesFree(dir: string): number | null {
   }
 }
 
+function emaEntries(lookahead: Lookahead | null | undefined): Record<string, Tensor> {
+  if (!lookahead) return {};
+  return Object.fromEntries(Object.entries(lookahead.stateDict()).map(([name, t]) => [EMA_PREFIX + name, t]));
+}
+
 export function saveCheckpoint(runDir: string, s: CheckpointState): CheckpointSidecar {
   const files = checkpointFiles(runDir, s.epoch);
   const opt: OptimizerState = s.optimizer.stateDict();
-  // "m.3" belongs to the 4th parameter; name it so the file explains itself
-  const names = s.model.namedParameters().map(([n]) => n);
+  // "m.3" belongs to the optimizer's 4th parameter; name it so the file explains itself
+  const names = parameterNames(s.model, s.optimizer);
   const bufferNames: Record<string, string> = {};
   for (const key of Object.keys(opt.buffers)) {
     const index = Number(key.slice(key.lastIndexOf('.') + 1));
@@ -142,7 +159,7 @@ export function saveCheckpoint(runDir: string, s: CheckpointState): CheckpointSi
   };
   const writes: Array<[string, () => void]> = [
     [files.weights, () => writeSafetensors(files.weights, toEntries(s.model.stateDict()), { format: 'pt', model: s.modelName, epoch: String(s.epoch) })],
-    [files.optimizer, () => writeSafetensors(files.optimizer, toEntries(opt.buffers), { step: String(opt.step) })],
+    [files.optimizer, () => writeSafetensors(files.optimizer, toEntries({ ...opt.buffers, ...emaEntries(s.lookahead) }), { step: String(opt.step) })],
     [files.sidecar, () => writeJsonAtomic(files.sidecar, sidecar)],
   ];
   for (const [file, write] of writes) {
@@ -276,8 +293,10 @@ function readSidecar(file: string, epochOfName: number): CheckpointSidecar {
   if (!Number.isSafeInteger(l!.batches_per_epoch) || l!.batches_per_epoch < 1) {
     fail(`loader.batches_per_epoch must be an integer >= 1, got ${JSON.stringify(l!.batches_per_epoch)}`);
   }
-  if (o!.step !== epoch * l!.batches_per_epoch) {
-    fail(`optimizer.step must be ${epoch * l!.batches_per_epoch} (${epoch} epochs of ${l!.batches_per_epoch} steps), got ${o!.step}`);
+  // the last epoch of a run with fractional epochs is cut short: fewer steps, at least one
+  const full = epoch * l!.batches_per_epoch;
+  if (!(o!.step <= full && o!.step > full - l!.batches_per_epoch)) {
+    fail(`optimizer.step must be ${full} (${epoch} epochs of ${l!.batches_per_epoch} steps; fewer, above ${full - l!.batches_per_epoch}, for a cut last epoch), got ${o!.step}`);
   }
   if (!Array.isArray(v.metrics) || v.metrics.length !== epoch) fail(`metrics must hold one row per epoch done (${epoch}), got ${Array.isArray(v.metrics) ? `${v.metrics.length} rows` : JSON.stringify(v.metrics)}`);
   v.metrics!.forEach((row, i) => {
@@ -299,7 +318,11 @@ export interface ResumeExpectations {
   epochs: number;
   modelName: string;
   batchesPerEpoch: number;
+  /** the run's steps: a checkpoint's step must be its epochs' steps, or this where the last epoch is cut */
+  totalSteps: number;
   rngSeeds: { model: bigint; data: bigint };
+  /** the run's lookahead average, when it has one: the checkpoint must hold it */
+  lookahead?: Lookahead | null;
 }
 
 function readTensors(file: string, device: Tensor['device']): { tensors: Record<string, Tensor>; metadata: Record<string, string> | null } {
@@ -322,22 +345,45 @@ function shapeText(shape: number[]): string {
 
 // every parameter must have each of its optimizer's buffers, of its shape: a
 // missing one would silently restart that parameter's moments from zero
-function checkBuffers(file: string, buffers: Record<string, Tensor>, model: Module, optimizer: Optimizer, step: number): void {
-  const params = model.namedParameters();
+// (a frozen parameter, requiresGrad false, may never have stepped: its buffers may be missing)
+function checkBuffers(
+  file: string,
+  buffers: Record<string, Tensor>,
+  model: Module,
+  optimizer: Optimizer,
+  step: number,
+  lookahead: Lookahead | null,
+): void {
+  const names = parameterNames(model, optimizer);
   const kinds = step > 0 ? bufferKinds(optimizer) : [];
   const problems: string[] = [];
   const expected = new Set<string>();
-  params.forEach(([name, p], i) => {
+  optimizer.params.forEach((p, i) => {
+    const name = names[i];
     for (const kind of kinds) {
       const key = `${kind}.${i}`;
       expected.add(key);
       const t = buffers[key];
-      if (t === undefined) problems.push(`missing "${key}" (${name}, ${shapeText(p.shape)})`);
+      if (t === undefined) {
+        if (p.requiresGrad) problems.push(`missing "${key}" (${name}, ${shapeText(p.shape)})`);
+      }
       else if (t.dtype !== 'float32' || shapeText(t.shape) !== shapeText(p.shape)) {
         problems.push(`"${key}" is ${t.dtype} ${shapeText(t.shape)}, ${name} needs float32 ${shapeText(p.shape)}`);
       }
     }
   });
+  if (lookahead) {
+    const average = lookahead.stateDict();
+    for (const [name, avg] of Object.entries(average)) {
+      const key = EMA_PREFIX + name;
+      expected.add(key);
+      const t = buffers[key];
+      if (t === undefined) problems.push(`missing "${key}" (the lookahead average of ${name}, ${shapeText(avg.shape)})`);
+      else if (t.dtype !== 'float32' || shapeText(t.shape) !== shapeText(avg.shape)) {
+        problems.push(`"${key}" is ${t.dtype} ${shapeText(t.shape)}, the average of ${name} needs float32 ${shapeText(avg.shape)}`);
+      }
+    }
+  }
   for (const key of Object.keys(buffers)) if (!expected.has(key)) problems.push(`unexpected "${key}"`);
   if (problems.length > 0) throw new CheckpointError(file, `the optimizer state does not fit the model: ${problems.join('; ')}`);
 }
@@ -365,6 +411,14 @@ export function loadCheckpoint(
   if (sidecar.loader.batches_per_epoch !== expect.batchesPerEpoch) {
     fail(files.sidecar, `loader.batches_per_epoch is ${sidecar.loader.batches_per_epoch}, the run's data and batch size give ${expect.batchesPerEpoch} (did the data set change?)`);
   }
+  const stepsThen = Math.min(sidecar.epoch * expect.batchesPerEpoch, expect.totalSteps);
+  if (sidecar.optimizer.step !== stepsThen) {
+    fail(
+      files.sidecar,
+      `optimizer.step is ${sidecar.optimizer.step}, the run's ${expect.totalSteps} steps give ${stepsThen} after epoch ${sidecar.epoch}` +
+        (sidecar.optimizer.step < sidecar.epoch * expect.batchesPerEpoch ? ' (a last epoch cut short by fractional epochs cannot be gone on from)' : ''),
+    );
+  }
   for (const which of ['model', 'data'] as const) {
     const seed = BigInt(sidecar.rng[which].seed);
     if (seed !== expect.rngSeeds[which]) fail(files.sidecar, `rng.${which}.seed is ${seed}, the run's seed gives ${expect.rngSeeds[which]}`);
@@ -384,14 +438,21 @@ export function loadCheckpoint(
     buffers = saved.tensors;
     const step = saved.metadata?.step;
     if (step !== String(sidecar.optimizer.step)) fail(files.optimizer, `metadata step is ${JSON.stringify(step)}, ${path.basename(files.sidecar)} says ${sidecar.optimizer.step}`);
-    checkBuffers(files.optimizer, buffers, model, optimizer, sidecar.optimizer.step);
+    checkBuffers(files.optimizer, buffers, model, optimizer, sidecar.optimizer.step, expect.lookahead ?? null);
     try {
       model.loadStateDict(weights);
     } catch (err) {
       fail(files.weights, (err as Error).message);
     }
     try {
-      optimizer.loadStateDict({ step: sidecar.optimizer.step, hyper: sidecar.optimizer.hyper, buffers });
+      const own: Record<string, Tensor> = {};
+      const average: Record<string, Tensor> = {};
+      for (const [key, t] of Object.entries(buffers)) {
+        if (key.startsWith(EMA_PREFIX)) average[key.slice(EMA_PREFIX.length)] = t;
+        else own[key] = t;
+      }
+      optimizer.loadStateDict({ step: sidecar.optimizer.step, hyper: sidecar.optimizer.hyper, buffers: own });
+      expect.lookahead?.loadStateDict(average);
     } catch (err) {
       fail(files.optimizer, (err as Error).message);
     }

@@ -8,6 +8,15 @@
 import path from 'path';
 import type { DeviceName } from '../native';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/create';
+import type { ParamGroupRule } from '../optim/groups';
+import { scheduleProblem, SCHEDULE_KINDS, type ScheduleSpec } from './schedule';
+import type { EmaSpec } from './ema';
+
+/** a parameter (by name, a regular expression searched in it) trained for the first afterEpoch epochs, then frozen */
+export interface FreezeRule {
+  match: string;
+  afterEpoch: number;
+}
 
 export type DeviceChoice = 'auto' | DeviceName;
 export const deviceChoices: DeviceChoice[] = ['auto', 'cpu', 'cuda'];
@@ -43,6 +52,12 @@ export interface RunSettings {
   momentum: number;
   nesterov: boolean;
   keepCheckpoints: number | 'all';
+  labelSmoothing: number;
+  dropLast: boolean;
+  paramGroups: ParamGroupRule[];
+  schedule: ScheduleSpec;
+  ema: EmaSpec | null;
+  freeze: FreezeRule[];
 }
 
 // ---- what a field accepts ------------------------------------------------
@@ -207,6 +222,98 @@ const keepCount: Kind<number | 'all'> = {
   },
 };
 
+/**
+ * a JSON value checked by `problem` (null: fine); the command line gives it
+ * as JSON text, or as one of `names` standing for {kind: name}
+ */
+function jsonValue<T>(expectedText: string, placeholder: string, problem: (v: unknown) => string | null, names: readonly string[] = []): Kind<T> {
+  return {
+    expected: () => expectedText,
+    placeholder,
+    inHelp: true,
+    parse(value, argument, ctx) {
+      let v = value;
+      if (!ctx.strict && typeof value === 'string') {
+        if (names.includes(value)) v = { kind: value };
+        else {
+          try {
+            v = JSON.parse(value);
+          } catch {
+            fail(argument, `${expectedText}, as JSON`, value);
+          }
+        }
+      }
+      const why = problem(v);
+      if (why !== null) fail(argument, expectedText, value, ` (${why})`);
+      return v as T;
+    },
+  };
+}
+
+const isNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+
+function regexProblem(match: unknown): string | null {
+  if (typeof match !== 'string' || match === '') return 'match must be a non-empty regular expression';
+  try {
+    new RegExp(match);
+    return null;
+  } catch (err) {
+    return `match: ${(err as Error).message}`;
+  }
+}
+
+/** what is wrong with a list of objects of exactly these fields (null: nothing) */
+function rulesProblem(value: unknown, fields: Record<string, (v: unknown) => string | null>, required: string[]): string | null {
+  if (!Array.isArray(value)) return 'not an array';
+  for (let i = 0; i < value.length; i++) {
+    const r = value[i];
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) return `[${i}] is not an object`;
+    for (const key of Object.keys(r)) if (!Object.hasOwn(fields, key)) return `[${i}].${key} is not a field (expected ${Object.keys(fields).join(', ')})`;
+    for (const key of required) if (!Object.hasOwn(r, key)) return `[${i}].${key} is missing`;
+    for (const [key, check] of Object.entries(fields)) {
+      if (!Object.hasOwn(r, key)) continue;
+      const why = check((r as Record<string, unknown>)[key]);
+      if (why !== null) return `[${i}].${why}`;
+    }
+  }
+  return null;
+}
+
+const paramGroupRules = jsonValue<ParamGroupRule[]>('a list of {match, lrScale, weightDecayScale}', '<json>', (v) =>
+  rulesProblem(
+    v,
+    {
+      match: regexProblem,
+      lrScale: (x) => (isNumber(x) && x > 0 ? null : 'lrScale must be a number > 0'),
+      weightDecayScale: (x) => (isNumber(x) && x >= 0 ? null : 'weightDecayScale must be a number >= 0'),
+    },
+    ['match'],
+  ),
+);
+
+const freezeRules = jsonValue<FreezeRule[]>('a list of {match, afterEpoch}', '<json>', (v) =>
+  rulesProblem(
+    v,
+    { match: regexProblem, afterEpoch: (x) => (Number.isInteger(x) && (x as number) >= 0 ? null : 'afterEpoch must be an integer >= 0') },
+    ['match', 'afterEpoch'],
+  ),
+);
+
+const schedule = jsonValue<ScheduleSpec>(`a schedule {kind: ${SCHEDULE_KINDS.join('|')}, ...}`, '<name|json>', scheduleProblem, ['constant', 'cosine', 'onecycle']);
+
+function emaProblem(v: unknown): string | null {
+  if (v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) return 'not an object';
+  const r = v as Record<string, unknown>;
+  for (const key of Object.keys(r)) if (!['every', 'decay', 'power'].includes(key)) return `"${key}" is not a field (expected every, decay, power)`;
+  if (!Number.isInteger(r.every) || (r.every as number) < 1) return 'every must be an integer >= 1';
+  if (!isNumber(r.decay) || r.decay < 0 || r.decay > 1) return 'decay must be in [0, 1]';
+  if (!isNumber(r.power) || r.power < 0) return 'power must be a number >= 0';
+  return null;
+}
+
+const ema = jsonValue<EmaSpec | null>('null or {every, decay, power}', '<json>', emaProblem);
+
 // ---- the table -----------------------------------------------------------
 
 export interface FieldSpec<T = unknown> {
@@ -223,16 +330,27 @@ export interface FieldSpec<T = unknown> {
   saved: boolean;
   /** where an experiments run gets it: its entry in the file, the command line for all runs, or both */
   experiments: 'entry' | 'command' | 'both';
-  /** a hyperparameter only this optimizer has */
-  optimizer?: OptimizerName;
+  /** a hyperparameter only these optimizers have */
+  optimizers?: readonly OptimizerName[];
+  /** added after runs were saved without it: an older config.json takes the default */
+  laterField?: boolean;
 }
+
+const ADAMS: readonly OptimizerName[] = ['adam', 'adamw'];
 
 type FieldTable = { [K in keyof RunSettings]: Omit<FieldSpec<RunSettings[K]>, 'name'> };
 
 const TABLE: FieldTable = {
   lr: { kind: real({ min: 0, above: true }), help: 'learning rate', example: '0.001', resume: false, saved: true, experiments: 'entry' },
   batch: { kind: integer(1, 1 << 20), help: 'batch size', example: '64', resume: false, saved: true, experiments: 'entry' },
-  epochs: { kind: integer(1, 100_000), default: 3, help: 'epochs', resume: true, saved: true, experiments: 'both' },
+  epochs: {
+    kind: real({ min: 0, above: true, max: 100_000 }),
+    default: 3,
+    help: 'epochs; a fraction cuts the last one at ceil(steps per epoch x epochs) steps in all',
+    resume: true,
+    saved: true,
+    experiments: 'both',
+  },
   model: { kind: choice((ctx) => ctx.models, '<name>'), default: 'seedcnn', help: 'model', resume: false, saved: true, experiments: 'entry' },
   device: {
     kind: choice(() => deviceChoices, '<device>'),
@@ -272,11 +390,18 @@ const TABLE: FieldTable = {
   },
   download: { kind: flag, default: true, help: 'fail instead of downloading CIFAR-10 when it is missing', resume: true, saved: false, experiments: 'command' },
   optimizer: { kind: choice(() => OPTIMIZER_NAMES, '<name>'), default: 'adam', help: 'optimizer', resume: false, saved: true, experiments: 'entry' },
-  weightDecay: { kind: real({ min: 0 }), default: 0, help: 'L2 penalty added to the gradient', resume: false, saved: true, experiments: 'entry' },
-  betas: { kind: betaPair, default: [0.9, 0.999], help: "Adam's moment decay rates", resume: false, saved: true, experiments: 'entry', optimizer: 'adam' },
-  eps: { kind: real({ min: 0, above: true }), default: 1e-8, help: "Adam's term added to the denominator", resume: false, saved: true, experiments: 'entry', optimizer: 'adam' },
-  momentum: { kind: real({ min: 0, max: 1 }), default: 0, help: "SGD's momentum", resume: false, saved: true, experiments: 'entry', optimizer: 'sgd' },
-  nesterov: { kind: flag, default: false, help: "SGD's Nesterov momentum (needs --momentum > 0)", resume: false, saved: true, experiments: 'entry', optimizer: 'sgd' },
+  weightDecay: {
+    kind: real({ min: 0 }),
+    default: 0,
+    help: 'weight decay: an L2 penalty added to the gradient (adamw: decoupled, param *= 1 - lr x weightDecay)',
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+  },
+  betas: { kind: betaPair, default: [0.9, 0.999], help: "Adam's moment decay rates", resume: false, saved: true, experiments: 'entry', optimizers: ADAMS },
+  eps: { kind: real({ min: 0, above: true }), default: 1e-8, help: "Adam's term added to the denominator", resume: false, saved: true, experiments: 'entry', optimizers: ADAMS },
+  momentum: { kind: real({ min: 0, max: 1 }), default: 0, help: "SGD's momentum", resume: false, saved: true, experiments: 'entry', optimizers: ['sgd'] },
+  nesterov: { kind: flag, default: false, help: "SGD's Nesterov momentum (needs --momentum > 0)", resume: false, saved: true, experiments: 'entry', optimizers: ['sgd'] },
   keepCheckpoints: {
     kind: keepCount,
     default: 1,
@@ -284,6 +409,64 @@ const TABLE: FieldTable = {
     resume: true,
     saved: true,
     experiments: 'both',
+  },
+  labelSmoothing: {
+    kind: real({ min: 0, max: 1, belowMax: true }),
+    default: 0,
+    help: "the cross-entropy's label smoothing (PyTorch's label_smoothing)",
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    laterField: true,
+  },
+  dropLast: {
+    kind: flag,
+    default: false,
+    help: 'leave out the last training batch of an epoch when it is short',
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    laterField: true,
+  },
+  paramGroups: {
+    kind: paramGroupRules,
+    default: [],
+    help:
+      'parameter groups: a parameter whose name the first rule\'s regular expression matches steps at lr x lrScale and ' +
+      'weight decay x weightDecayScale (e.g. [{"match":"norm","lrScale":64,"weightDecayScale":0.015625}])',
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    laterField: true,
+  },
+  schedule: {
+    kind: schedule,
+    default: { kind: 'constant' },
+    help:
+      'the lr schedule, per step: constant; piecewise {points: [[fraction, factor], ...]}; cosine {minFactor}; ' +
+      'onecycle {pctStart, divFactor, finalDivFactor}; step {milestones: [fractions], gamma}',
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    laterField: true,
+  },
+  ema: {
+    kind: ema,
+    default: null,
+    help: 'lookahead averaging of the state every N steps at decay x (step/total)^power, the net set to the average at the end (e.g. {"every":5,"decay":0.7737809375,"power":3})',
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    laterField: true,
+  },
+  freeze: {
+    kind: freezeRules,
+    default: [],
+    help: 'parameters trained for the first afterEpoch epochs, then frozen (e.g. [{"match":"^0\\.bias$","afterEpoch":3}])',
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    laterField: true,
   },
 };
 
@@ -313,10 +496,11 @@ export function helpOf(spec: FieldSpec, models: readonly string[], forExperiment
   if (spec.kind.inHelp) help += `: ${spec.kind.expected(ctx)}`;
   if (forExperiments && spec.experiments === 'both') help += " (default: each experiment's own)";
   else if (spec.kind.placeholder !== null && spec.default !== undefined && spec.default !== null) {
-    help += ` (default ${Array.isArray(spec.default) ? spec.default.join(',') : spec.default})`;
+    const d = spec.default;
+    if (!(Array.isArray(d) && d.length === 0)) help += ` (default ${Array.isArray(d) && d.every((x) => typeof x === 'number') ? d.join(',') : typeof d === 'object' ? JSON.stringify(d) : d})`;
   }
   if (spec.example) help += ' (required unless --resume)';
-  if (spec.optimizer) help += ` [${spec.optimizer}]`;
+  if (spec.optimizers) help += ` [${spec.optimizers.join(', ')}]`;
   return help;
 }
 
@@ -352,9 +536,9 @@ export function completeSettings(given: Partial<RunSettings>, argumentOf: (name:
   }
   const s = out as unknown as RunSettings;
   for (const spec of FIELDS) {
-    if (spec.optimizer && spec.optimizer !== s.optimizer && given[spec.name] !== undefined) {
+    if (spec.optimizers && !spec.optimizers.includes(s.optimizer) && given[spec.name] !== undefined) {
       const arg = argumentOf(spec.name);
-      throw new ConfigError(arg, `${arg} applies to the ${spec.optimizer} optimizer only; this run uses ${s.optimizer} (${argumentOf('optimizer')})`);
+      throw new ConfigError(arg, `${arg} applies to the ${spec.optimizers.join(' and ')} optimizer${spec.optimizers.length > 1 ? "s" : ""} only; this run uses ${s.optimizer} (${argumentOf('optimizer')})`);
     }
   }
   if (s.nesterov && s.momentum === 0) {
@@ -364,14 +548,50 @@ export function completeSettings(given: Partial<RunSettings>, argumentOf: (name:
   return { ...s };
 }
 
-/** the settings of `cudalab train` (or code): flag texts or values by field name, checked, names like "--lr" */
-export function resolveTrainRequest(args: Partial<Record<keyof RunSettings, unknown>>, models: readonly string[]): RunSettings {
-  const given: Partial<Record<keyof RunSettings, unknown>> = {};
+/**
+ * the settings of `cudalab train` (or code): flag texts or values by field
+ * name, checked, names like "--lr"; over the values of a run config file
+ * (--config, checked already by parseRunFile) where one is given
+ */
+export function resolveTrainRequest(
+  args: Partial<Record<keyof RunSettings, unknown>>,
+  models: readonly string[],
+  file?: { path: string; settings: Partial<RunSettings> },
+): RunSettings {
+  const given: Partial<Record<keyof RunSettings, unknown>> = { ...(file?.settings ?? {}) };
+  const fromCommandLine = new Set<string>();
   for (const spec of FIELDS) {
     const value = Object.hasOwn(args, spec.name) ? args[spec.name] : undefined;
-    if (value !== undefined) given[spec.name] = spec.kind.parse(value, flagOf(spec), { models, strict: false });
+    if (value !== undefined) {
+      given[spec.name] = spec.kind.parse(value, flagOf(spec), { models, strict: false });
+      fromCommandLine.add(spec.name);
+    }
   }
-  return completeSettings(given as Partial<RunSettings>, (name) => flagOf(BY_NAME.get(name)!));
+  return completeSettings(given as Partial<RunSettings>, (name) =>
+    file && !fromCommandLine.has(name) && Object.hasOwn(file.settings, name) ? `${file.path}: ${name}` : flagOf(BY_NAME.get(name)!),
+  );
+}
+
+/**
+ * a run config file (`cudalab train --config FILE`): a JSON object whose keys
+ * are the settings' names (as in config.json), each checked as its JSON type;
+ * any other key is an error naming the file
+ */
+export function parseRunFile(text: string, file: string, models: readonly string[]): Partial<RunSettings> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(file, `${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const out: Partial<Record<keyof RunSettings, unknown>> = {};
+  for (const [key, v] of jsonFields(json, file)) {
+    const spec = BY_NAME.get(key);
+    const argument = `${file}: ${key}`;
+    if (!spec) throw new ConfigError(argument, `${argument} is not a known field (expected ${FIELDS.map((f) => f.name).join(', ')})`);
+    out[spec.name] = spec.kind.parse(v, argument, { models, strict: true });
+  }
+  return out as Partial<RunSettings>;
 }
 
 /**
@@ -421,7 +641,7 @@ const RECORDED = ['deviceRequested', 'evalBatch', 'normalization', 'version', 'c
 
 /** does the field belong in this run's config.json (another optimizer's hyperparameters do not) */
 function kept(spec: FieldSpec, optimizer: OptimizerName): boolean {
-  return spec.saved && (spec.optimizer === undefined || spec.optimizer === optimizer);
+  return spec.saved && (spec.optimizers === undefined || spec.optimizers.includes(optimizer));
 }
 
 function savedPart(s: RunSettings): Record<string, unknown> {
@@ -475,7 +695,7 @@ export function parseRunConfig(value: unknown, file: string, models: readonly st
   }
   const optimizer = (given.optimizer as OptimizerName | undefined) ?? 'adam';
   for (const spec of FIELDS) {
-    if (kept(spec, optimizer) && !spec.resume && given[spec.name] === undefined) {
+    if (kept(spec, optimizer) && !spec.resume && !spec.laterField && given[spec.name] === undefined) {
       throw new ConfigError(at(spec.name), `${at(spec.name)} is missing (${spec.kind.expected(ctx)})`);
     }
   }

@@ -14,7 +14,7 @@ import { crossEntropy, correctCount } from '../ops';
 import { Generator } from '../random';
 import { createModel } from '../models';
 import type { Module } from '../nn/module';
-import { createOptimizer, type Optimizer } from '../optim';
+import { createOptimizer, groupParameters, type Optimizer } from '../optim';
 import { DataLoader } from '../data/loader';
 import { HostBatches, type TensorBatches } from '../data/batches';
 import { DeviceDataset } from '../data/device-dataset';
@@ -25,7 +25,9 @@ import { DeviceCount, DeviceSum } from './accumulate';
 import { findLatestCheckpoint, loadCheckpoint, pruneCheckpoints, removeRunFiles, saveCheckpoint } from './checkpoint';
 import { removeTemporaries } from '../atomic-file';
 import { testHook } from '../test-hooks';
-import { AUGMENTATION, type RunConfig } from './config';
+import { AUGMENTATION, ConfigError, type RunConfig } from './config';
+import { scheduleFactor } from './schedule';
+import { emaDecay, Lookahead } from './ema';
 import { evaluate } from './evaluate';
 import {
   buildSummary,
@@ -48,6 +50,55 @@ const DATA_STREAM = 0x5851f42d4c957f2dn;
 
 export function dataSeed(seed: number): bigint {
   return (BigInt(seed) ^ DATA_STREAM) & ((1n << 64n) - 1n);
+}
+
+/** the steps of a run: epochs x steps per epoch, rounded up (airbench94's ceil(len(loader) * epochs)) */
+export function totalSteps(batchesPerEpoch: number, epochs: number): number {
+  return Math.ceil(batchesPerEpoch * epochs);
+}
+
+type LossOptions = { labelSmoothing: number };
+const crossEntropyWith = crossEntropy as unknown as (logits: Tensor, labels: Tensor, opts?: LossOptions) => Tensor;
+
+// label smoothing is an option of crossEntropy; where the op does not take it
+// the run must not go on as if it did: one row of logits tells
+function checkLabelSmoothing(labelSmoothing: number): void {
+  if (labelSmoothing === 0) return;
+  const [plain, smoothed] = tidy(() => {
+    const logits = Tensor.fromArray([0, 1], [1, 2]);
+    const labels = Tensor.fromArray([0], [1], { dtype: 'int32' });
+    return [crossEntropy(logits, labels).item(), crossEntropyWith(logits, labels, { labelSmoothing }).item()];
+  });
+  if (plain === smoothed) throw new ConfigError('labelSmoothing', `labelSmoothing ${labelSmoothing}: this build's crossEntropy has no label smoothing`);
+}
+
+/** what a step does besides the forward, backward and optimizer step: the schedule, the averaging, the end of the run */
+interface StepPlan {
+  /** steps taken before this epoch */
+  stepsBefore: number;
+  total: number;
+  /** each group's lr before the schedule */
+  initialLrs: number[];
+  lookahead: Lookahead | null;
+}
+
+/** sets each group's lr for the step after `step` steps: its initial lr times the schedule's factor (PyTorch's LambdaLR) */
+function applySchedule(optimizer: Optimizer, config: RunConfig, plan: StepPlan, step: number): void {
+  const factor = scheduleFactor(config.schedule, step, plan.total);
+  optimizer.paramGroups.forEach((g, i) => (g.lr = plan.initialLrs[i] * factor));
+}
+
+function restoreInitialLrs(optimizer: Optimizer, initialLrs: number[]): void {
+  optimizer.paramGroups.forEach((g, i) => (g.lr = initialLrs[i]));
+}
+
+/** freezes (requiresGrad false: no gradient, so no step) the parameters the run's freeze rules say are done by this epoch */
+function applyFreeze(model: Module, config: RunConfig, epoch: number): void {
+  for (const rule of config.freeze) {
+    if (epoch <= rule.afterEpoch) continue;
+    const re = new RegExp(rule.match);
+    for (const [name, p] of model.namedParameters()) if (re.test(name)) p.requiresGrad = false;
+  }
 }
 
 export interface TrainData {
@@ -89,6 +140,7 @@ async function trainEpoch(
   loader: TensorBatches,
   config: RunConfig,
   progress: Progress,
+  plan: StepPlan,
   onStep?: (info: StepInfo) => void,
 ): Promise<EpochResult> {
   const device = config.device;
@@ -102,7 +154,8 @@ async function trainEpoch(
   let step = 0;
   let stopped = false;
   const start = performance.now();
-  const steps = loader.batches;
+  // the run's last epoch may be cut short (fractional epochs)
+  const steps = Math.min(loader.batches, plan.total - plan.stepsBefore);
 
   const readBack = () => {
     const sum = lossSum.read(); // the one wait on the device
@@ -136,13 +189,21 @@ async function trainEpoch(
   let readAt = -1;
   try {
     for (const batch of loader) {
+      if (step === steps) {
+        // the run's steps are done: the rest of this (cut) epoch's batches are not trained on
+        batch.images.dispose();
+        batch.labels.dispose();
+        break;
+      }
       step++;
+      const done = plan.stepsBefore + step - 1;
+      applySchedule(optimizer, config, plan, done);
       let out: { value: Tensor; count: Tensor };
       try {
         out = tidy(() => {
           optimizer.zeroGrad();
           const logits = model.forward(batch.images);
-          const loss = crossEntropy(logits, batch.labels);
+          const loss = config.labelSmoothing > 0 ? crossEntropyWith(logits, batch.labels, { labelSmoothing: config.labelSmoothing }) : crossEntropy(logits, batch.labels);
           const count = correctCount(logits, batch.labels);
           loss.backward();
           optimizer.step();
@@ -153,6 +214,12 @@ async function trainEpoch(
       } finally {
         batch.images.dispose();
         batch.labels.dispose();
+      }
+      if (plan.lookahead) {
+        const decay = emaDecay(config.ema!, done + 1, plan.total);
+        if (decay !== null) plan.lookahead.update(decay);
+        // the run's last step leaves the net at the average
+        if (done + 1 === plan.total) plan.lookahead.update(1);
       }
       window.push(out.value);
       correct.add(out.count);
@@ -203,7 +270,11 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
   const dataGen = new Generator(dataSeed(config.seed));
   const model = createModel(config.model, { generator: modelGen, device });
   model.train();
-  const optimizer = createOptimizer(model.parameters(), config);
+  checkLabelSmoothing(config.labelSmoothing);
+  const optimizer = createOptimizer(groupParameters(model.namedParameters(), config.paramGroups, config), config);
+  const initialLrs = optimizer.paramGroups.map((g) => g.lr);
+  // made right after init, as airbench94 does; a resume loads its saved state
+  const lookahead = config.ema ? new Lookahead(model) : null;
   // without augmentation both splits stay on the device and each batch is
   // gathered there (no host->device copy in a step); augmented batches are
   // built on the host. both draw the same numbers from dataGen, so a run's
@@ -218,7 +289,7 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
             generator: dataGen,
             normalization: config.normalization,
             augment: AUGMENTATION,
-            dropLast: false,
+            dropLast: config.dropLast,
             limit,
           }),
           device,
@@ -229,7 +300,7 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
           shuffle: true,
           generator: dataGen,
           normalization: config.normalization,
-          dropLast: false,
+          dropLast: config.dropLast,
           limit,
         });
   const makeTestBatches = (): DeviceDataset =>
@@ -245,12 +316,19 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
   try {
     trainBatches = makeTrainBatches();
     testBatches = makeTestBatches();
+    if (trainBatches.batches === 0) {
+      throw new ConfigError('batch', `batch ${config.batch} with dropLast leaves no batch of the ${trainImages} training images`);
+    }
+    const total = totalSteps(trainBatches.batches, config.epochs);
+    const lastEpoch = Math.ceil(total / trainBatches.batches);
     if (checkpoint) {
       loadCheckpoint(runDir, checkpoint, model, optimizer, device, {
-        epochs: config.epochs,
+        epochs: lastEpoch,
         modelName: config.model,
         batchesPerEpoch: trainBatches.batches,
+        totalSteps: total,
         rngSeeds: { model: modelGen.seed, data: dataGen.seed },
+        lookahead,
       });
       modelGen.setState(checkpoint.rng.model);
       dataGen.setState(checkpoint.rng.data);
@@ -266,8 +344,12 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
       writeMetrics(runDir, rows);
     }
 
-    for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
-      const r = await trainEpoch(epoch, model, optimizer, trainBatches, config, progress, opts.onStep);
+    for (let epoch = firstEpoch; epoch <= lastEpoch; epoch++) {
+      applyFreeze(model, config, epoch);
+      const plan = { stepsBefore: (epoch - 1) * trainBatches.batches, total, initialLrs, lookahead };
+      const r = await trainEpoch(epoch, model, optimizer, trainBatches, config, progress, plan, opts.onStep);
+      // a checkpoint keeps the run's own lr; the schedule's place is the step count
+      restoreInitialLrs(optimizer, initialLrs);
       const ev = evaluate(model, testBatches, device);
       const row: EpochMetrics = {
         epoch,
@@ -297,6 +379,7 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
         rng: { model: modelGen.state(), data: dataGen.state() },
         batchesPerEpoch: trainBatches.batches,
         metrics: rows,
+        lookahead,
       });
       writeMetrics(runDir, rows);
       // only now that the new checkpoint is complete may older ones go
@@ -320,6 +403,7 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
     testBatches?.dispose();
     // parameters and optimizer state live outside every tidy: free them here
     optimizer.dispose();
+    lookahead?.dispose();
     for (const p of model.parameters()) p.dispose();
   }
 }

@@ -35,7 +35,7 @@ describe('cudalab train: usage errors exit with 2 and name the argument', () => 
     [['--lr', '0.001', '--batch', '1.5'], /--batch must be an integer from 1 .* got "1.5"/],
     [['--lr', '0.001', '--batch', '64', '--model', 'resnet9000'], /--model must be one of seedcnn, .*got "resnet9000"/],
     [['--lr', '0.001', '--batch', '64', '--device', 'tpu'], /--device must be one of auto, cpu, cuda, got "tpu"/],
-    [['--lr', '0.001', '--batch', '64', '--epochs', '0'], /--epochs must be an integer from 1/],
+    [['--lr', '0.001', '--batch', '64', '--epochs', '0'], /--epochs must be a number in \(0, 100000\], got "0"/],
     [['--lr', '0.001', '--batch', '64', '--limit', 'x'], /--limit must be an integer from 1/],
     [['--resume', '/nonexistent/run'], /--resume \/nonexistent\/run: no config\.json there/],
   ];

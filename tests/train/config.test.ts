@@ -38,7 +38,7 @@ describe('train arguments', () => {
     fails(() => resolveTrainRequest({ lr: '0.1' }, MODELS), '--batch', /--batch is required/);
     fails(() => resolveTrainRequest({ lr: '0.1', batch: '0' }, MODELS), '--batch', /--batch must be an integer from 1/);
     fails(() => resolveTrainRequest({ lr: '0.1', batch: '6.5' }, MODELS), '--batch', /got "6.5"/);
-    fails(() => resolveTrainRequest({ lr: '0.1', batch: '8', epochs: '0' }, MODELS), '--epochs', /--epochs must be an integer from 1/);
+    fails(() => resolveTrainRequest({ lr: '0.1', batch: '8', epochs: '0' }, MODELS), '--epochs', /--epochs must be a number in \(0, 100000\], got "0"/);
     fails(() => resolveTrainRequest({ lr: '0.1', batch: '8', model: 'resnet' }, MODELS), '--model', /one of seedcnn, ptcnn, got "resnet"/);
     fails(() => resolveTrainRequest({ lr: '0.1', batch: '8', device: 'tpu' }, MODELS), '--device', /one of auto, cpu, cuda, got "tpu"/);
     fails(() => resolveTrainRequest({ lr: '0.1', batch: '8', seed: '-3' }, MODELS), '--seed', /non-negative integer/);
@@ -73,9 +73,9 @@ describe('train arguments', () => {
     const sgd = resolveTrainRequest({ lr: '0.1', batch: '8', optimizer: 'sgd', momentum: '0.9', nesterov: true, weightDecay: '5e-4' }, MODELS);
     expect(sgd).toMatchObject({ optimizer: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
     expect(sgd.name).toBe('seedcnn-lr0.1-b8-s0-sgd');
-    fails(() => resolveTrainRequest({ lr: '0.1', batch: '8', optimizer: 'rmsprop' }, MODELS), '--optimizer', /one of adam, sgd, got "rmsprop"/);
+    fails(() => resolveTrainRequest({ lr: '0.1', batch: '8', optimizer: 'rmsprop' }, MODELS), '--optimizer', /one of adam, sgd, adamw, got "rmsprop"/);
     fails(() => resolveTrainRequest({ lr: '0.1', batch: '8', momentum: '0.9' }, MODELS), '--momentum', /--momentum applies to the sgd optimizer only; this run uses adam \(--optimizer\)/);
-    fails(() => resolveTrainRequest({ lr: '0.1', batch: '8', optimizer: 'sgd', betas: '0.9,0.9' }, MODELS), '--betas', /applies to the adam optimizer only/);
+    fails(() => resolveTrainRequest({ lr: '0.1', batch: '8', optimizer: 'sgd', betas: '0.9,0.9' }, MODELS), '--betas', /applies to the adam and adamw optimizers only/);
     fails(() => resolveTrainRequest({ lr: '0.1', batch: '8', optimizer: 'sgd', nesterov: true }, MODELS), '--nesterov', /--nesterov needs --momentum > 0/);
   });
 
@@ -93,7 +93,7 @@ describe('train arguments', () => {
     });
     const train = buildProgram().commands.find((c) => c.name() === 'train')!;
     const flags = train.options.map((o) => o.long);
-    expect(flags).toEqual([...FIELDS.map(flagOf), '--json', '--resume']);
+    expect(flags).toEqual([...FIELDS.map(flagOf), '--config', '--json', '--resume']);
     // and the option commander files the value under is the field's name
     expect(train.options.slice(0, FIELDS.length).map((o) => o.attributeName())).toEqual(FIELDS.map((f) => f.name));
   });
