@@ -333,7 +333,7 @@ export interface FieldSpec<T = unknown> {
   /** a hyperparameter only these optimizers have */
   optimizers?: readonly OptimizerName[];
   /** added after runs were saved without it: an older config.json takes the default */
-  laterField?: boolean;
+  addedLater?: boolean;
 }
 
 const ADAMS: readonly OptimizerName[] = ['adam', 'adamw'];
@@ -417,7 +417,7 @@ const TABLE: FieldTable = {
     resume: false,
     saved: true,
     experiments: 'entry',
-    laterField: true,
+    addedLater: true,
   },
   dropLast: {
     kind: flag,
@@ -426,7 +426,7 @@ const TABLE: FieldTable = {
     resume: false,
     saved: true,
     experiments: 'entry',
-    laterField: true,
+    addedLater: true,
   },
   paramGroups: {
     kind: paramGroupRules,
@@ -437,7 +437,7 @@ const TABLE: FieldTable = {
     resume: false,
     saved: true,
     experiments: 'entry',
-    laterField: true,
+    addedLater: true,
   },
   schedule: {
     kind: schedule,
@@ -448,7 +448,7 @@ const TABLE: FieldTable = {
     resume: false,
     saved: true,
     experiments: 'entry',
-    laterField: true,
+    addedLater: true,
   },
   ema: {
     kind: ema,
@@ -457,7 +457,7 @@ const TABLE: FieldTable = {
     resume: false,
     saved: true,
     experiments: 'entry',
-    laterField: true,
+    addedLater: true,
   },
   freeze: {
     kind: freezeRules,
@@ -466,7 +466,7 @@ const TABLE: FieldTable = {
     resume: false,
     saved: true,
     experiments: 'entry',
-    laterField: true,
+    addedLater: true,
   },
 };
 
@@ -538,7 +538,7 @@ export function completeSettings(given: Partial<RunSettings>, argumentOf: (name:
   for (const spec of FIELDS) {
     if (spec.optimizers && !spec.optimizers.includes(s.optimizer) && given[spec.name] !== undefined) {
       const arg = argumentOf(spec.name);
-      throw new ConfigError(arg, `${arg} applies to the ${spec.optimizers.join(' and ')} optimizer${spec.optimizers.length > 1 ? "s" : ""} only; this run uses ${s.optimizer} (${argumentOf('optimizer')})`);
+      throw new ConfigError(arg, `${arg} applies to the ${spec.optimizers.join(' and ')} optimizer${spec.optimizers.length > 1 ? 's' : ''} only; this run uses ${s.optimizer} (${argumentOf('optimizer')})`);
     }
   }
   if (s.nesterov && s.momentum === 0) {
@@ -695,7 +695,7 @@ export function parseRunConfig(value: unknown, file: string, models: readonly st
   }
   const optimizer = (given.optimizer as OptimizerName | undefined) ?? 'adam';
   for (const spec of FIELDS) {
-    if (kept(spec, optimizer) && !spec.resume && !spec.laterField && given[spec.name] === undefined) {
+    if (kept(spec, optimizer) && !spec.resume && !spec.addedLater && given[spec.name] === undefined) {
       throw new ConfigError(at(spec.name), `${at(spec.name)} is missing (${spec.kind.expected(ctx)})`);
     }
   }

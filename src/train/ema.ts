@@ -25,9 +25,13 @@ export function emaDecay(spec: EmaSpec, step: number, total: number): number | n
   return spec.decay * (step / total) ** spec.power;
 }
 
-/** the float32 tensors of the model's state, by name (live) */
+/**
+ * the float tensors of the model's state, by name (live). a batch norm's
+ * num_batches_tracked is a count (an integer in PyTorch, left alone there)
+ * whatever dtype it is kept in here
+ */
 function floatState(model: Module): Array<[string, Tensor]> {
-  return Object.entries(model.stateDict()).filter(([, t]) => t.dtype === 'float32');
+  return Object.entries(model.stateDict()).filter(([name, t]) => t.dtype === 'float32' && !name.endsWith('num_batches_tracked'));
 }
 
 function copyInto(dst: Tensor, src: Tensor): void {

@@ -3,7 +3,7 @@
 // with changing gradients, and against a few updates worked out by hand.
 import { describe, expect, it } from 'vitest';
 import { Adam, CudalabError, SGD, Tensor, keep, tidy } from '../../src';
-import { createOptimizer, type Optimizer } from '../../src/optim';
+import { createOptimizer, groupParameters, type Optimizer } from '../../src/optim';
 import { expectClose, TOL } from '../helpers/compare';
 import { Rng } from '../helpers/rng';
 import { adamStepRef, sgdStepRef, type AdamConfig, type SgdConfig } from '../../src/spec/optim';
@@ -218,5 +218,94 @@ describe('createOptimizer', () => {
   it("takes PyTorch's defaults for what the settings leave out", () => {
     const out = run((ps) => createOptimizer(ps, { optimizer: 'sgd', lr: 0.1 }), p0, grads);
     expectClose(out, sgdReference(p0, grads, { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }), TOL.reduce, 'sgd defaults');
+  });
+});
+
+describe('parameter groups', () => {
+  // three parameters: a and c in one group, b in another; each group's own lr
+  // and weight decay, a schedule's factor changing every group's lr per step
+  const sizes = [7, 5, 3];
+  const starts = sizes.map((n) => rng.floats(n));
+  const gradSeq = Array.from({ length: 5 }, () => sizes.map((n) => rng.floats(n, -2, 2)));
+  const factors = [0.2, 0.6, 1, 0.5, 0.07];
+
+  /** steps the optimizer over gradSeq with group lr = initial lr x factor; returns every parameter's values */
+  function runGroups(make: (ps: Tensor[]) => Optimizer): Float32Array[] {
+    const ps = starts.map((s) => keep(Tensor.fromArray(s, [s.length], { requiresGrad: true })));
+    const opt = make(ps);
+    const initial = opt.paramGroups.map((g) => g.lr);
+    gradSeq.forEach((gs, k) => {
+      opt.paramGroups.forEach((g, i) => (g.lr = initial[i] * factors[k]));
+      ps.forEach((p, i) => (p.grad = Tensor.fromArray(gs[i], [gs[i].length])));
+      opt.step();
+      opt.zeroGrad();
+    });
+    const out = ps.map((p) => p.toArray() as Float32Array);
+    opt.dispose();
+    ps.forEach((p) => p.dispose());
+    return out;
+  }
+
+  it("SGD: each group steps with its own lr and weight decay (PyTorch's param_groups), nesterov momentum shared", () => {
+    const base = { momentum: 0.85, dampening: 0, nesterov: true };
+    const groupA = { lr: 0.05 * 64, weightDecay: 0.01 / 64 };
+    const groupB = { lr: 0.05, weightDecay: 0.01 };
+    const out = runGroups(([a, b, c]) => new SGD([{ params: [a, c], ...groupA }, { params: [b] }], { lr: groupB.lr, weightDecay: groupB.weightDecay, ...base }));
+    const ref = (i: number, g: { lr: number; weightDecay: number }) => {
+      const p = Float64Array.from(starts[i]);
+      const buf = new Float64Array(p.length);
+      gradSeq.forEach((gs, k) => sgdStepRef(p, gs[i], buf, { ...base, lr: g.lr * factors[k], weightDecay: g.weightDecay }, k === 0));
+      return p;
+    };
+    expectClose(out[0], ref(0, groupA), TOL.reduce, 'a (group 0)');
+    expectClose(out[1], ref(1, groupB), TOL.reduce, 'b (group 1, the defaults)');
+    expectClose(out[2], ref(2, groupA), TOL.reduce, 'c (group 0)');
+  });
+
+  it('Adam and AdamW: each group its own lr and weight decay', () => {
+    for (const decoupled of [false, true]) {
+      const shared = { beta1: 0.9, beta2: 0.99, eps: 1e-8, decoupled };
+      const groupA = { lr: 0.02, weightDecay: 0.3 };
+      const groupB = { lr: 0.005, weightDecay: 0 };
+      const out = runGroups(([a, b, c]) =>
+        createOptimizer([{ params: [b], ...groupB }, { params: [a, c] }], {
+          optimizer: decoupled ? 'adamw' : 'adam', lr: groupA.lr, weightDecay: groupA.weightDecay, betas: [shared.beta1, shared.beta2], eps: shared.eps,
+        }),
+      );
+      const ref = (i: number, g: { lr: number; weightDecay: number }) => {
+        const p = Float64Array.from(starts[i]);
+        const m = new Float64Array(p.length), v = new Float64Array(p.length);
+        gradSeq.forEach((gs, k) => adamStepRef(p, gs[i], m, v, { ...shared, lr: g.lr * factors[k], weightDecay: g.weightDecay }, k + 1));
+        return p;
+      };
+      expectClose(out[0], ref(0, groupA), TOL.reduce, `a (${decoupled ? 'adamw' : 'adam'})`);
+      expectClose(out[1], ref(1, groupB), TOL.reduce, `b (${decoupled ? 'adamw' : 'adam'})`);
+      expectClose(out[2], ref(2, groupA), TOL.reduce, `c (${decoupled ? 'adamw' : 'adam'})`);
+    }
+  });
+
+  it('groupParameters: the first rule that matches a name, scales of the run\'s lr and weight decay, the rest at the run\'s own', () => {
+    const t = (n: number) => keep(Tensor.zeros([n], { requiresGrad: true }));
+    const named: Array<[string, Tensor]> = [['0.weight', t(1)], ['0.bias', t(1)], ['2.norm1.bias', t(2)], ['2.conv1.weight', t(3)], ['4.norm2.bias', t(2)]];
+    const groups = groupParameters(named, [{ match: 'norm', lrScale: 64, weightDecayScale: 1 / 64 }, { match: 'bias$', lrScale: 2 }, { match: 'nothing' }], { lr: 1.5, weightDecay: 0.01 });
+    expect(groups.map((g) => [g.params.map((p) => named.find(([, q]) => q === p)![0]), g.lr, g.weightDecay])).toEqual([
+      [['2.norm1.bias', '4.norm2.bias'], 96, 0.01 / 64],
+      [['0.bias'], 3, 0.01],
+      [['0.weight', '2.conv1.weight'], 1.5, 0.01],
+    ]);
+    // the state dict keeps each group's lr and weight decay, and a fresh optimizer takes them back
+    const opt = new SGD(groups, { lr: 1.5, weightDecay: 0.01, momentum: 0.9 });
+    expect(opt.params.length).toBe(5);
+    expect(opt.stateDict().hyper).toMatchObject({ lr: 96, weightDecay: 0.01 / 64, 'lr.1': 3, 'weightDecay.1': 0.01, 'lr.2': 1.5, 'weightDecay.2': 0.01 });
+    const again = new SGD(groupParameters(named, [{ match: 'norm' }, { match: 'bias$' }], { lr: 0.1, weightDecay: 0 }), { lr: 0.1, momentum: 0.9 });
+    again.loadStateDict(opt.stateDict());
+    expect(again.paramGroups.map((g) => [g.lr, g.weightDecay])).toEqual([[96, 0.01 / 64], [3, 0.01], [1.5, 0.01]]);
+    // setting lr sets every group's (the single-group use of before)
+    again.lr = 0.5;
+    expect(again.paramGroups.map((g) => g.lr)).toEqual([0.5, 0.5, 0.5]);
+    expect(() => new SGD([{ params: [] }], { lr: 0.1 })).toThrow(/parameter group 0 must be \{params: a non-empty array/);
+    expect(() => new SGD([{ params: [named[0][1]] }, { params: [named[0][1]] }], { lr: 0.1 })).toThrow(/appears twice/);
+    [opt, again].forEach((o) => o.dispose());
+    named.forEach(([, p]) => p.dispose());
   });
 });
