@@ -48,7 +48,7 @@ function readRunFile(file: string): { path: string; settings: ReturnType<typeof 
 export function register(program: Command): void {
   const cmd = program
     .command('train')
-    .description('train a model on CIFAR-10 (Adam, or SGD), evaluating on the test set after every epoch');
+    .description('train a model on CIFAR-10 (Adam, AdamW or SGD), evaluating on the test set after every epoch');
   addSettingOptions(cmd, FIELDS)
     .option('--config <file>', "a run config: a JSON object of these settings by config.json's names; flags given too win")
     .option('--json', 'print the summary as JSON on stdout and nothing else there')

@@ -322,6 +322,8 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
     const total = totalSteps(trainBatches.batches, config.epochs);
     const lastEpoch = Math.ceil(total / trainBatches.batches);
     if (checkpoint) {
+      // frozen as the epoch going on is: a parameter frozen before it may never have stepped (no optimizer state)
+      applyFreeze(model, config, checkpoint.epoch + 1);
       loadCheckpoint(runDir, checkpoint, model, optimizer, device, {
         epochs: lastEpoch,
         modelName: config.model,

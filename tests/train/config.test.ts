@@ -187,6 +187,8 @@ describe("a run's config.json", () => {
       name: 'r', lr: 0.001, batch: 64, device: 'cpu', deviceRequested: 'auto', optimizer: 'adam', betas: [0.9, 0.999], eps: 1e-8,
       weightDecay: 0, stopOnNan: true, evalBatch: 250, createdAt: '2026-11-27T10:00:00.000Z', keepCheckpoints: 1,
     });
+    // the settings added since take their defaults
+    expect(c).toMatchObject({ labelSmoothing: 0, dropLast: false, paramGroups: [], schedule: { kind: 'constant' }, ema: null, freeze: [] });
   });
 
   it('round-trips what makeRunConfig writes, and keeps only its own optimizer\'s hyperparameters', () => {

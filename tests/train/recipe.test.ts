@@ -130,6 +130,17 @@ describe('a modern recipe in the trainer (cpu)', () => {
     }
   });
 
+  it('a parameter frozen from the start has no optimizer state, and its run resumes all the same', async () => {
+    const frozen = { freeze: [{ match: '^0\\.', afterEpoch: 0 }] };
+    const whole = dir();
+    await trainRun({ config: config(frozen), runDir: whole, data });
+    expect(Object.keys(tensors(checkpointFiles(whole, 2).optimizer)).sort()).toEqual(['momentum.2', 'momentum.3', 'momentum.4', 'momentum.5', 'momentum.6', 'momentum.7']);
+    const killed = dir();
+    await expect(trainRun({ config: config(frozen), runDir: killed, data, onStep: killAt(2, 1) })).rejects.toThrow(Killed);
+    await trainRun({ config: config(frozen), runDir: killed, data, resume: true });
+    expect(bytes(checkpointFiles(killed, 2).weights).equals(bytes(checkpointFiles(whole, 2).weights))).toBe(true);
+  });
+
   it('refuses to go on past a cut last epoch, and a checkpoint without the run\'s average', async () => {
     const a = dir();
     await trainRun({ config: config({ epochs: 1.5 }), runDir: a, data });

@@ -89,6 +89,7 @@ describe('resume refuses a saved state it cannot trust', () => {
     ['an offset of 2^64', (s) => (s.rng.model.offset = '18446744073709551616'), /rng\.model: offset must be/],
     ['another seed', (s) => (s.rng.model.seed = '7'), /rng\.model\.seed is 7, the run's seed gives 0/],
     ['a step count that does not add up', (s) => (s.optimizer.step = 5), /optimizer\.step is 5, the run's \d+ steps give 6 after epoch 2/],
+    ['a step count past its epochs', (s) => (s.optimizer.step = 7), /optimizer\.step must be 6 \(2 epochs of 3 steps; fewer, above 3, for a cut last epoch\), got 7/],
     ['a fractional step count', (s) => (s.optimizer.step = 5.5), /optimizer\.step must be an integer >= 0, got 5\.5/],
     ['another learning rate', (s) => (s.optimizer.hyper.lr = 0.5), /optimizer\.hyper\.lr is 0\.5, the run's config gives 0\.001/],
     ['another loader', (s) => ((s.loader.batches_per_epoch = 4), (s.optimizer.step = 8)), /loader\.batches_per_epoch is 4, the run's data and batch size give 3/],

@@ -7,6 +7,7 @@ import os from 'os';
 import path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, fieldSpec, parseRunFile, resolveTrainRequest } from '../../src/train/config';
+import { parseExperiments } from '../../src/train/experiments';
 import { sgdStepRef } from '../../src/spec/optim';
 import { runCli } from '../helpers/run-cli';
 import { Rng } from '../helpers/rng';
@@ -67,6 +68,30 @@ describe('run config files', () => {
     const s = resolveTrainRequest({ lr: '1', batch: '8', paramGroups: '[{"match":"norm","lrScale":64}]', ema: 'null', schedule: 'onecycle' }, MODELS);
     expect([s.paramGroups, s.ema, s.schedule]).toEqual([[{ match: 'norm', lrScale: 64 }], null, { kind: 'onecycle' }]);
     fails(() => resolveTrainRequest({ lr: '1', batch: '8', freeze: '[{match}]' }, MODELS), '--freeze', /--freeze must be a list of \{match, afterEpoch\}, as JSON/);
+  });
+});
+
+describe('experiments files take the same fields', () => {
+  it('an experiment sets a schedule, groups, averaging and fractional epochs as a run config does', () => {
+    const text = JSON.stringify({
+      name: 'modern',
+      defaults: { optimizer: 'sgd', momentum: 0.9, schedule: { kind: 'onecycle', pctStart: 0.25 } },
+      experiments: [
+        { name: 'a', lr: 0.1, batch: 64, epochs: 1.5, paramGroups: [{ match: 'bias', lrScale: 2 }], ema: { every: 5, decay: 0.7, power: 3 } },
+        { name: 'b', lr: 0.1, batch: 64, schedule: { kind: 'bogus' } },
+      ],
+    });
+    let err: unknown;
+    try {
+      parseExperiments(text, 'm.json', MODELS);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as ConfigError).argument).toBe('m.json: experiments[1].schedule');
+    const ok = JSON.parse(text);
+    ok.experiments.pop();
+    const [a] = parseExperiments(JSON.stringify(ok), 'm.json', MODELS).experiments;
+    expect(a).toMatchObject({ epochs: 1.5, schedule: { kind: 'onecycle', pctStart: 0.25 }, paramGroups: [{ match: 'bias', lrScale: 2 }], ema: { every: 5, decay: 0.7, power: 3 } });
   });
 });
 
