@@ -148,6 +148,17 @@ describe('experiments/airbench94.json', () => {
   });
 });
 
+describe('experiments/resnet18.json', () => {
+  it('parses as a run config: SGD with nesterov momentum, weight decay 5e-4, lr 0.1 at batch 128 on a cosine schedule', () => {
+    const recipe = JSON.parse(fs.readFileSync(path.join(__dirname, '../../experiments/resnet18.json'), 'utf8'));
+    const pending = Object.keys(recipe).filter((k) => !fieldSpec(k));
+    expect(pending.every((k) => ['translate', 'flip', 'normalize'].includes(k))).toBe(true);
+    const known = Object.fromEntries(Object.entries(recipe).filter(([k]) => fieldSpec(k)));
+    const s = resolveTrainRequest({}, MODELS, { path: 'resnet18.json', settings: parseRunFile(JSON.stringify(known), 'resnet18.json', MODELS) });
+    expect(s).toMatchObject({ model: 'resnet18', optimizer: 'sgd', lr: 0.1, batch: 128, momentum: 0.9, nesterov: true, weightDecay: 5e-4, schedule: { kind: 'cosine' } });
+  });
+});
+
 describe('cudalab train --config', () => {
   let root: string;
   let dataDir: string;
