@@ -19,9 +19,10 @@ export interface ParamGroupRule {
 }
 
 /**
- * the optimizer's groups: one per rule that matched something, in the
- * rules' order, then the default group; each group's parameters in the
- * model's order. a rule that matches nothing makes no group.
+ * the optimizer's groups: the default group first (so the optimizer's lr,
+ * its first group's, is the run's), then one per rule that matched
+ * something, in the rules' order; each group's parameters in the model's
+ * order. a rule that matches nothing makes no group.
  */
 export function groupParameters(
   named: Array<[string, Tensor]>,
@@ -36,10 +37,10 @@ export function groupParameters(
     (i < 0 ? rest : members[i]).push(p);
   }
   const groups: ParamGroupInput[] = [];
+  if (rest.length > 0) groups.push({ params: rest, lr: base.lr, weightDecay: base.weightDecay });
   rules.forEach((r, i) => {
     if (members[i].length === 0) return;
     groups.push({ params: members[i], lr: base.lr * (r.lrScale ?? 1), weightDecay: base.weightDecay * (r.weightDecayScale ?? 1) });
   });
-  if (rest.length > 0) groups.push({ params: rest, lr: base.lr, weightDecay: base.weightDecay });
   return groups;
 }

@@ -203,7 +203,10 @@ async function trainEpoch(
         out = tidy(() => {
           optimizer.zeroGrad();
           const logits = model.forward(batch.images);
-          const loss = config.labelSmoothing > 0 ? crossEntropyWith(logits, batch.labels, { labelSmoothing: config.labelSmoothing }) : crossEntropy(logits, batch.labels);
+          const loss =
+            config.labelSmoothing > 0
+              ? crossEntropyWith(logits, batch.labels, { labelSmoothing: config.labelSmoothing })
+              : crossEntropy(logits, batch.labels);
           const count = correctCount(logits, batch.labels);
           loss.backward();
           optimizer.step();

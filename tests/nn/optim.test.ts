@@ -284,22 +284,22 @@ describe('parameter groups', () => {
     }
   });
 
-  it('groupParameters: the first rule that matches a name, scales of the run\'s lr and weight decay, the rest at the run\'s own', () => {
+  it('groupParameters: the rest at the run\'s own lr and weight decay, then the first rule that matches a name, scaling them', () => {
     const t = (n: number) => keep(Tensor.zeros([n], { requiresGrad: true }));
     const named: Array<[string, Tensor]> = [['0.weight', t(1)], ['0.bias', t(1)], ['2.norm1.bias', t(2)], ['2.conv1.weight', t(3)], ['4.norm2.bias', t(2)]];
     const groups = groupParameters(named, [{ match: 'norm', lrScale: 64, weightDecayScale: 1 / 64 }, { match: 'bias$', lrScale: 2 }, { match: 'nothing' }], { lr: 1.5, weightDecay: 0.01 });
     expect(groups.map((g) => [g.params.map((p) => named.find(([, q]) => q === p)![0]), g.lr, g.weightDecay])).toEqual([
+      [['0.weight', '2.conv1.weight'], 1.5, 0.01],
       [['2.norm1.bias', '4.norm2.bias'], 96, 0.01 / 64],
       [['0.bias'], 3, 0.01],
-      [['0.weight', '2.conv1.weight'], 1.5, 0.01],
     ]);
     // the state dict keeps each group's lr and weight decay, and a fresh optimizer takes them back
     const opt = new SGD(groups, { lr: 1.5, weightDecay: 0.01, momentum: 0.9 });
     expect(opt.params.length).toBe(5);
-    expect(opt.stateDict().hyper).toMatchObject({ lr: 96, weightDecay: 0.01 / 64, 'lr.1': 3, 'weightDecay.1': 0.01, 'lr.2': 1.5, 'weightDecay.2': 0.01 });
+    expect(opt.stateDict().hyper).toMatchObject({ lr: 1.5, weightDecay: 0.01, 'lr.1': 96, 'weightDecay.1': 0.01 / 64, 'lr.2': 3, 'weightDecay.2': 0.01 });
     const again = new SGD(groupParameters(named, [{ match: 'norm' }, { match: 'bias$' }], { lr: 0.1, weightDecay: 0 }), { lr: 0.1, momentum: 0.9 });
     again.loadStateDict(opt.stateDict());
-    expect(again.paramGroups.map((g) => [g.lr, g.weightDecay])).toEqual([[96, 0.01 / 64], [3, 0.01], [1.5, 0.01]]);
+    expect(again.paramGroups.map((g) => [g.lr, g.weightDecay])).toEqual([[1.5, 0.01], [96, 0.01 / 64], [3, 0.01]]);
     // setting lr sets every group's (the single-group use of before)
     again.lr = 0.5;
     expect(again.paramGroups.map((g) => g.lr)).toEqual([0.5, 0.5, 0.5]);
