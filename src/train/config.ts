@@ -8,6 +8,8 @@
 import path from 'path';
 import type { DeviceName } from '../native';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/create';
+import { FLIP_MODES, type FlipMode } from '../spec/augment';
+import { CIFAR10_NORMALIZATION, DEFAULT_NORMALIZATION } from '../data/loader';
 
 export type DeviceChoice = 'auto' | DeviceName;
 export const deviceChoices: DeviceChoice[] = ['auto', 'cpu', 'cuda'];
@@ -43,7 +45,16 @@ export interface RunSettings {
   momentum: number;
   nesterov: boolean;
   keepCheckpoints: number | 'all';
+  translate: number;
+  flip: FlipMode;
+  cutout: number;
+  normalize: NormalizeChoice;
+  tta: number;
 }
+
+/** the pixel normalisations: half, (x - 0.5) / 0.5 (the seed lab's); cifar, CIFAR-10's channel statistics */
+export type NormalizeChoice = 'half' | 'cifar';
+export const NORMALIZE_CHOICES: readonly NormalizeChoice[] = ['half', 'cifar'];
 
 // ---- what a field accepts ------------------------------------------------
 
@@ -225,6 +236,8 @@ export interface FieldSpec<T = unknown> {
   experiments: 'entry' | 'command' | 'both';
   /** a hyperparameter only this optimizer has */
   optimizer?: OptimizerName;
+  /** added after runs were saved: a config.json without it takes the default */
+  addedLater?: boolean;
 }
 
 type FieldTable = { [K in keyof RunSettings]: Omit<FieldSpec<RunSettings[K]>, 'name'> };
@@ -284,6 +297,51 @@ const TABLE: FieldTable = {
     resume: true,
     saved: true,
     experiments: 'both',
+  },
+  translate: {
+    kind: integer(0, 16),
+    default: 0,
+    help: 'random translation on the training device, up to N pixels each way, reflect padding (airbench: 2)',
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    addedLater: true,
+  },
+  flip: {
+    kind: choice(() => FLIP_MODES, '<mode>'),
+    default: 'none',
+    help: "horizontal flips on the training device: random per image and epoch, or alternating (airbench's: a random half once, then every image every other epoch)",
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    addedLater: true,
+  },
+  cutout: {
+    kind: integer(0, 32),
+    default: 0,
+    help: 'cutout on the training device: a random NxN square set to the mean (0: none)',
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    addedLater: true,
+  },
+  normalize: {
+    kind: choice(() => NORMALIZE_CHOICES, '<name>'),
+    default: 'half',
+    help: "pixel normalisation: half, (x - 0.5) / 0.5; cifar, CIFAR-10's channel means and deviations",
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    addedLater: true,
+  },
+  tta: {
+    kind: integer(0, 2),
+    default: 0,
+    help: "test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror and one-pixel translations (airbench's 6 views)",
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    addedLater: true,
   },
 };
 
@@ -357,6 +415,10 @@ export function completeSettings(given: Partial<RunSettings>, argumentOf: (name:
       throw new ConfigError(arg, `${arg} applies to the ${spec.optimizer} optimizer only; this run uses ${s.optimizer} (${argumentOf('optimizer')})`);
     }
   }
+  if (s.augment && (s.translate > 0 || s.flip !== 'none' || s.cutout > 0)) {
+    const arg = argumentOf(s.translate > 0 ? 'translate' : s.flip !== 'none' ? 'flip' : 'cutout');
+    throw new ConfigError(arg, `${arg} augments on the device; ${argumentOf('augment')} (the host's 4-pixel crops and flips) is the other way: use one`);
+  }
   if (s.nesterov && s.momentum === 0) {
     throw new ConfigError(argumentOf('nesterov'), `${argumentOf('nesterov')} needs ${argumentOf('momentum')} > 0 (as in PyTorch)`);
   }
@@ -389,6 +451,12 @@ export function jsonFields(value: unknown, where: string): Map<string, unknown> 
 
 /** inputs scaled to [-1, 1], as the seed did: (x/255 - 0.5)/0.5 */
 export const NORMALIZATION = { mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.5, 0.5, 0.5] as [number, number, number] };
+
+/** the normalisation a run's `normalize` names */
+export function normalizationOf(choice: NormalizeChoice): { mean: [number, number, number]; std: [number, number, number] } {
+  const n = choice === 'cifar' ? CIFAR10_NORMALIZATION : DEFAULT_NORMALIZATION;
+  return { mean: [...n.mean], std: [...n.std] };
+}
 
 /** the augmentation --augment turns on: random 32x32 crops of the 4-padded image, horizontal flips */
 export const AUGMENTATION = { crop: 4, flip: true };
@@ -437,7 +505,7 @@ export function makeRunConfig(s: RunSettings, device: DeviceName, version: strin
     deviceRequested: s.device,
     data: path.resolve(s.data),
     evalBatch: EVAL_BATCH,
-    normalization: NORMALIZATION,
+    normalization: normalizationOf(s.normalize),
     version,
     createdAt: new Date().toISOString(),
   } as RunConfig;
@@ -475,7 +543,7 @@ export function parseRunConfig(value: unknown, file: string, models: readonly st
   }
   const optimizer = (given.optimizer as OptimizerName | undefined) ?? 'adam';
   for (const spec of FIELDS) {
-    if (kept(spec, optimizer) && !spec.resume && given[spec.name] === undefined) {
+    if (kept(spec, optimizer) && !spec.resume && !spec.addedLater && given[spec.name] === undefined) {
       throw new ConfigError(at(spec.name), `${at(spec.name)} is missing (${spec.kind.expected(ctx)})`);
     }
   }

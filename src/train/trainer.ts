@@ -50,6 +50,14 @@ export function dataSeed(seed: number): bigint {
   return (BigInt(seed) ^ DATA_STREAM) & ((1n << 64n) - 1n);
 }
 
+// the device augmentation's key: another stream of the run's seed, so its
+// draws are independent of shuffling, init and dropout
+const AUGMENT_STREAM = 0x2545f4914f6cdd1dn;
+
+export function augmentSeed(seed: number): bigint {
+  return (BigInt(seed) ^ AUGMENT_STREAM) & ((1n << 64n) - 1n);
+}
+
 export interface TrainData {
   train: Split;
   test: Split;
@@ -204,10 +212,12 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
   const model = createModel(config.model, { generator: modelGen, device });
   model.train();
   const optimizer = createOptimizer(model.parameters(), config);
-  // without augmentation both splits stay on the device and each batch is
-  // gathered there (no host->device copy in a step); augmented batches are
-  // built on the host. both draw the same numbers from dataGen, so a run's
-  // batches do not depend on which path made them.
+  // both splits stay on the device and each batch is gathered there (no
+  // host->device copy in a step), and translated, flipped and cut out there
+  // when the run asks (--translate, --flip, --cutout: draws keyed by the
+  // epoch and image, so an epoch is the same when resumed). --augment's
+  // zero-padded crops and flips are built on the host, drawing from dataGen
+  // after the order; the order is the same numbers on both paths.
   const limit = config.limit ?? undefined;
   const makeTrainBatches = (): TensorBatches =>
     config.augment
@@ -231,6 +241,7 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
           normalization: config.normalization,
           dropLast: false,
           limit,
+          augment: { translate: config.translate, flip: config.flip, cutout: config.cutout, seed: augmentSeed(config.seed) },
         });
   const makeTestBatches = (): DeviceDataset =>
     new DeviceDataset(opts.data.test, { device, batchSize: config.evalBatch, shuffle: false, normalization: config.normalization, limit });
@@ -267,6 +278,8 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
     }
 
     for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
+      // the epoch's augmentation draws, whether or not the epochs before ran in this process
+      if (trainBatches instanceof DeviceDataset) trainBatches.epoch = epoch - 1;
       const r = await trainEpoch(epoch, model, optimizer, trainBatches, config, progress, opts.onStep);
       const ev = evaluate(model, testBatches, device);
       const row: EpochMetrics = {
@@ -305,7 +318,10 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
       // let the event loop breathe between epochs (signals, output)
       await new Promise((resolve) => setImmediate(resolve));
     }
+    // the final model's accuracy with test-time augmentation, beside the plain one of the last row
+    const tta = config.tta > 0 && rows.length > 0 && !stoppedOnNan ? evaluate(model, testBatches, device, config.tta) : null;
     const summary = buildSummary(config, rows, {
+      ttaAccuracy: tta ? tta.accuracy : null,
       trainImages,
       testImages,
       parameters: model.parameters().reduce((n, p) => n + p.numel, 0),
