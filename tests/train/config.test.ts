@@ -189,6 +189,10 @@ describe("a run's config.json", () => {
     });
   });
 
+  it('reads one written before augmentation on the device: no augmentation, the seed normalisation, no TTA', () => {
+    expect(parseRunConfig(legacy, file, MODELS)).toMatchObject({ translate: 0, flip: 'none', cutout: 0, normalize: 'half', tta: 0 });
+  });
+
   it('round-trips what makeRunConfig writes, and keeps only its own optimizer\'s hyperparameters', () => {
     const sgd = resolveTrainRequest({ lr: '0.05', batch: '8', optimizer: 'sgd', momentum: '0.9', keepCheckpoints: 'all', device: 'cpu' }, MODELS);
     const written = JSON.parse(JSON.stringify(makeRunConfig(sgd, 'cpu', 'test')));
