@@ -390,8 +390,12 @@ export function checkField<K extends keyof RunSettings>(
 }
 
 /** the default run name: every setting that tells two seed experiments apart */
-export function defaultRunName(c: { model: string; lr: number; batch: number; seed: number; augment?: boolean; optimizer?: OptimizerName }): string {
-  return `${c.model}-lr${c.lr}-b${c.batch}-s${c.seed}${c.augment ? '-aug' : ''}${c.optimizer && c.optimizer !== 'adam' ? `-${c.optimizer}` : ''}`;
+export function defaultRunName(c: {
+  model: string; lr: number; batch: number; seed: number; augment?: boolean; optimizer?: OptimizerName;
+  translate?: number; flip?: FlipMode; cutout?: number;
+}): string {
+  const device = `${c.translate ? `-t${c.translate}` : ''}${c.flip && c.flip !== 'none' ? `-${c.flip}` : ''}${c.cutout ? `-cut${c.cutout}` : ''}`;
+  return `${c.model}-lr${c.lr}-b${c.batch}-s${c.seed}${c.augment ? '-aug' : ''}${device}${c.optimizer && c.optimizer !== 'adam' ? `-${c.optimizer}` : ''}`;
 }
 
 /**
