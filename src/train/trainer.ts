@@ -1,13 +1,15 @@
 // the epoch loop: the run's optimizer (built by createOptimizer from its
 // config) on a model by name, a test-set evaluation after every epoch, a
-// checkpoint and a metrics row per epoch, the summary at the end.
+// checkpoint and a metrics row per epoch, the summary at the end (with the
+// test accuracy under test-time augmentation too, when the run asks).
 //
 // each step runs in tidy(), which frees its intermediates. nothing in a step
 // reads from the device: the loss is summed on the device and read every
 // READ_EVERY steps (and at the end of the epoch), which is also when the
 // progress line is redrawn and a non-finite loss is looked for. nor does a
-// step copy anything from the host unless augmentation is on: the data set
-// stays on the device and each batch is gathered there (data/device-dataset.ts).
+// step copy anything from the host unless --augment is on: the data set
+// stays on the device and each batch is gathered, and augmented, there
+// (data/device-dataset.ts).
 import path from 'path';
 import { Tensor, tidy } from '../tensor';
 import { crossEntropy, correctCount } from '../ops';
