@@ -2,10 +2,12 @@
 // any cpu thread count, cuda against the cpu on airbench-sized batches (when
 // a GPU is there), and arguments the binding refuses (a translation reflect
 // padding cannot make, an unknown flip mode, a cutout larger than the image)
-// with typed errors that name them, writing nothing.
+// with typed errors that name them, writing nothing; the ops' own checks.
 import { describe, expect, it } from 'vitest';
 import { compareBackends, formatResult } from '../../src/spec/checker';
 import { augmentImages, shiftFlipImages } from '../../src/spec/augment';
+import * as ops from '../../src/ops/augment';
+import { Tensor } from '../../src/tensor';
 import { expectSameBits } from '../helpers/compare';
 import { addon, cudaAvailable, cudaReason, expectNativeError, useScopes, withThreads } from '../helpers/native';
 import { Rng } from '../helpers/rng';
@@ -70,5 +72,21 @@ describe('augmentation argument checking', () => {
     expectNativeError(() => addon.augmentImages(2, 3, 4, 5, p.x, p.ids, 1n, -1, 1, 1, 0, p.out), 'ERR_ARG', "'epoch'");
     expectNativeError(() => addon.augmentImages(3, 3, 4, 5, p.x, p.ids, 1n, 0, 1, 1, 0, p.out), 'ERR_SHAPE', "'x'");
     expect(scopes.cpu.read(p.out).every(Number.isNaN)).toBe(true);
+  });
+});
+
+describe('the ops (src/ops/augment.ts) check before calling native code', () => {
+  it('wants NCHW float images, one int32 id per image, a known flip mode', () => {
+    const x = Tensor.zeros([2, 3, 4, 4]);
+    const ids = Tensor.fromArray([0, 1], [2], { dtype: 'int32' });
+    const a = { translate: 1, flip: 'random' as const, cutout: 0 };
+    expect(() => ops.augmentImages(Tensor.zeros([2, 48]), ids, a, 1n, 0)).toThrow(/augmentImages: images must be 4-d NCHW/);
+    expect(() => ops.augmentImages(x, Tensor.fromArray([0, 1, 2], [3], { dtype: 'int32' }), a, 1n, 0)).toThrow(/one int32 per image \(2\)/);
+    expect(() => ops.augmentImages(x, Tensor.fromArray([0, 1], [2]), a, 1n, 0)).toThrow(/ids must be int32/);
+    expect(() => ops.augmentImages(x, ids, { ...a, flip: 'vertical' as never }, 1n, 0)).toThrow(/flip must be one of none, random, alternating/);
+    expect(() => ops.augmentImages(x, ids, { ...a, translate: 4 }, 1n, 0)).toThrow(/translate/);
+    expect(ops.augmentImages(x, ids, a, 1n, 0).shape).toEqual([2, 3, 4, 4]);
+    expect(() => ops.shiftFlipImages(x, 0, 4, true)).toThrow(/shiftFlipImages/);
+    for (const t of [x, ids]) t.dispose();
   });
 });
