@@ -235,7 +235,7 @@ describe('cudalab experiments', () => {
       name: 'grid',
       experiments: [
         { name: 'a', model: 'seedcnn', lr: 0.001, batch: 16, epochs: 1, seed: 0 },
-        { name: 'b', model: 'seedcnn', lr: 0.01, batch: 32, epochs: 1, seed: 0 },
+        { name: 'b', model: 'seedcnn', lr: 0.01, batch: 32, epochs: 1, seed: 0, translate: 2, flip: 'alternating', cutout: 4, tta: 1 },
       ],
     }));
     const out = path.join(root, 'exp-runs');
@@ -250,7 +250,10 @@ describe('cudalab experiments', () => {
     const md = fs.readFileSync(path.join(out, 'grid', 'results.md'), 'utf8');
     expect(md).toMatch(/^# Experiments: grid/);
     expect(md).toMatch(/^\| a \| seedcnn \| 0\.001 \| 16 \| 1 \| \d+\.\d\d% \|/m);
-    expect(md).toMatch(/^\| b \| seedcnn \| 0\.01 \| 32 \| 1 \|/m);
+    expect(md).toMatch(/^\| b \| seedcnn \| 0\.01 \| 32 \| 1 \| \d+\.\d\d% \(\d+\.\d\d% with TTA\) \|/m);
+    // the experiment's augmentation and TTA fields reach its run
+    expect(results.map((x: any) => x.test_accuracy_tta === null)).toEqual([true, false]);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'grid', 'b', 'config.json'), 'utf8'))).toMatchObject({ translate: 2, flip: 'alternating', cutout: 4, tta: 1 });
     for (const name of ['a', 'b']) expect(fs.existsSync(path.join(out, 'grid', name, 'summary.json'))).toBe(true);
   });
 
