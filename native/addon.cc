@@ -512,6 +512,23 @@ void check_gather(const Call& c) {
   }
 }
 
+// reflect padding needs a translation smaller than the image (as PyTorch's)
+void check_translate(const Call& c, int64_t dy, int64_t dx, const std::string& what) {
+  int64_t height = c.v[2].i, width = c.v[3].i;
+  if (dy >= height || -dy >= height || dx >= width || -dx >= width)
+    c.a.fail("ERR_ARG", what + " must be smaller than the image (" + std::to_string(height) + "x" + std::to_string(width) +
+                            ": reflect padding repeats no edge), got " + std::to_string(dy) + ", " + std::to_string(dx));
+}
+
+void check_augment(const Call& c) {
+  int64_t translate = c.v[8].i, cutout = c.v[10].i;
+  check_translate(c, translate, translate, c.a.name(8));
+  if (cutout > c.v[2].i || cutout > c.v[3].i)
+    c.a.fail("ERR_ARG", c.a.name(10) + " must not exceed the image's side, got " + std::to_string(cutout));
+}
+
+void check_shift(const Call& c) { check_translate(c, c.v[5].i, c.v[6].i, "the shift (dy, dx)"); }
+
 // a row's backend functions: cpu:: and, where built, cuda::
 #ifdef CUDALAB_WITH_CUDA
 #define BACKENDS(fn) &cpu::fn, &cuda::fn
@@ -592,6 +609,17 @@ constexpr OpSpec kOps[] = {
                                 i32("order", "first+batch").or_null(), integer("first", 0, INT32_MAX),
                                 f32("table", "channels*256"), f32("out", "batch*channels*plane").out(),
                                 i32("outLabels", "batch").out()),
+
+    // augmentation and test-time views (augment_images, shift_flip_images in ops.h)
+    op<BACKENDS(augment_images)>("augmentImages", check_augment, dim("batch"), dim("channels"), dim("height"), dim("width"),
+                                 f32("x", "batch*channels*height*width"), i32("ids", "batch"), u64("seed"),
+                                 integer("epoch", 0, INT32_MAX - 1), integer("translate", 0, INT32_MAX),
+                                 integer("flip", 0, 2), integer("cutout", 0, INT32_MAX),
+                                 f32("out", "batch*channels*height*width").out()),
+    op<BACKENDS(shift_flip_images)>("shiftFlipImages", check_shift, dim("batch"), dim("channels"), dim("height"),
+                                    dim("width"), f32("x", "batch*channels*height*width"), integer("dy", -INT32_MAX, INT32_MAX),
+                                    integer("dx", -INT32_MAX, INT32_MAX), boolean("flip"),
+                                    f32("out", "batch*channels*height*width").out()),
 };
 
 #undef BACKENDS

@@ -130,7 +130,21 @@ struct PoolShape {
   /* never a read outside images, so it surfaces as a non-finite loss.                  */ \
   void gather_images(int batch, int count, int channels, int plane, const uint8_t* images, \
                      const uint8_t* labels, const int32_t* order, int first,              \
-                     const float* table, float* out, int32_t* out_labels);
+                     const float* table, float* out, int32_t* out_labels);               \
+                                                                                          \
+  /* augmentation (common/augment.h): x and out are batch*channels*height*width. item i  */ \
+  /* is image ids[i] of the data set; its choices are philox draws of (seed, epoch,     */ \
+  /* ids[i]): a translation by up to `translate` pixels in each direction with reflect  */ \
+  /* padding, a mirror (flip 0 none, 1 random, 2 alternating: a coin per image, then    */ \
+  /* every image toggled every other epoch) and a cutout square of side `cutout` set    */ \
+  /* to 0 (0: none). copies only: bit-identical on every backend.                       */ \
+  void augment_images(int batch, int channels, int height, int width, const float* x,     \
+                      const int32_t* ids, uint64_t seed, int epoch, int translate, int flip, \
+                      int cutout, float* out);                                            \
+  /* every image translated by (dy, dx) with reflect padding, then mirrored when flip   */ \
+  /* (test-time augmentation's views)                                                   */ \
+  void shift_flip_images(int batch, int channels, int height, int width, const float* x,  \
+                         int dy, int dx, bool flip, float* out);
 
 namespace cudalab {
 namespace cpu {

@@ -183,6 +183,20 @@ export interface Addon {
   gatherImages(batch: number, count: number, channels: number, plane: number, images: NativeStorage,
                labels: NativeStorage, order: NativeStorage | null, first: number, table: NativeStorage,
                out: NativeStorage, outLabels: NativeStorage): void;
+
+  /**
+   * training augmentation of a gathered batch (augment_images in native/ops.h):
+   * x and out batch*channels*height*width floats; ids: int32, batch, the data-set
+   * index of each image, which with seed (bigint) and epoch keys its philox draws:
+   * a translation by up to `translate` pixels with reflect padding (translate <
+   * height and width), flip 0 none, 1 random, 2 alternating, and a cutout square of
+   * side `cutout` set to 0 (0: none). copies only: bit-identical on every backend.
+   */
+  augmentImages(batch: number, channels: number, height: number, width: number, x: NativeStorage, ids: NativeStorage,
+                seed: bigint, epoch: number, translate: number, flip: number, cutout: number, out: NativeStorage): void;
+  /** every image translated by (dy, dx) with reflect padding, then mirrored when flip (test-time views) */
+  shiftFlipImages(batch: number, channels: number, height: number, width: number, x: NativeStorage, dy: number,
+                  dx: number, flip: boolean, out: NativeStorage): void;
 }
 
 /** the error every native call throws on bad input; code is stable, message is for people */

@@ -1,8 +1,8 @@
 // an epoch of batches as tensors on the training device, whichever way they
-// are made: gathered on the device from a resident data set (DeviceDataset,
-// device-dataset.ts), or built on the host by the DataLoader and uploaded
-// (HostBatches, the path augmentation takes). the trainer and the evaluation
-// read either through TensorBatches.
+// are made: gathered (and augmented) on the device from a resident data set
+// (DeviceDataset, device-dataset.ts), or built on the host by the DataLoader
+// and uploaded (HostBatches, the path --augment's zero-padded crops take). the
+// trainer and the evaluation read either through TensorBatches.
 import type { DeviceName } from '../native';
 import { Tensor } from '../tensor';
 import type { DataLoader } from './loader';

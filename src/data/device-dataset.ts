@@ -7,7 +7,12 @@
 // draws the order when an epoch starts (permutation(n), nothing else, as the
 // loader without augmentation), the same batchSize / dropLast / limit rules
 // cut it, and the pixels go through the loader's own normalisation table.
-// augmentation is not done here; the trainer keeps the loader for it.
+//
+// with `augment`, each gathered batch is translated, mirrored and cut out on
+// the device too (ops/augment.ts): the choices are philox draws keyed by
+// (seed, epoch, image index), so they take nothing from the generator, the
+// batch order aside, and an epoch is the same whenever it is run, a resumed
+// one included. `epoch` says which epoch the next iteration is.
 import { native, type DeviceName, type NativeStorage } from '../native';
 import { fromNative } from '../errors';
 import type { Generator } from '../random';
@@ -15,6 +20,7 @@ import { Tensor } from '../tensor';
 import type { TensorBatch, TensorBatches } from './batches';
 import { IMAGE_BYTES, type Split } from './cifar10';
 import { DEFAULT_NORMALIZATION, normalizationTable, planEpochs, type Normalization } from './loader';
+import { augmentImages, augments, type Augmentation } from '../ops/augment';
 
 const CHANNELS = 3;
 const SIDE = 32;
@@ -29,6 +35,8 @@ export interface DeviceDatasetOptions {
   dropLast?: boolean;
   /** keep only the first `limit` images of the split */
   limit?: number;
+  /** augmentation on the device, its draws keyed by seed (not taken from the generator) */
+  augment?: Augmentation & { seed: bigint };
 }
 
 export class DeviceDataset implements TensorBatches {
@@ -40,6 +48,9 @@ export class DeviceDataset implements TensorBatches {
   readonly device: DeviceName;
   private readonly shuffle: boolean;
   private readonly generator: Generator | undefined;
+  private readonly augment: (Augmentation & { seed: bigint }) | null;
+  /** the epoch (from 0) whose augmentation the next iteration draws; each iteration moves it on by one */
+  epoch = 0;
   // null once disposed
   private storages: { images: NativeStorage; labels: NativeStorage; table: NativeStorage } | null;
 
@@ -54,6 +65,7 @@ export class DeviceDataset implements TensorBatches {
     this.generator = opts.generator;
     this.size = size;
     this.batches = batches;
+    this.augment = opts.augment && augments(opts.augment) ? { ...opts.augment } : null;
     this.storages = this.upload(split, table);
   }
 
@@ -90,12 +102,28 @@ export class DeviceDataset implements TensorBatches {
     this.storages = null;
   }
 
+  // the gathered batch augmented (and freed); its image indices are order[start, start + size)
+  private augmented(gathered: Tensor, order: NativeStorage, start: number, size: number, epoch: number): Tensor {
+    const a = this.augment as Augmentation & { seed: bigint };
+    const ids = Tensor.empty([size], { device: this.device, dtype: 'int32' });
+    try {
+      native().copy(ids.storage('DeviceDataset', 'ids'), order, size * 4, 0, start * 4);
+      return augmentImages(gathered, ids, a, a.seed, epoch);
+    } finally {
+      ids.dispose();
+      gathered.dispose();
+    }
+  }
+
   /** one epoch; the order is drawn (and uploaded) when it starts */
   *[Symbol.iterator](): Iterator<TensorBatch> {
     if (!this.storages) throw new RangeError('DeviceDataset: the data set was disposed');
     const n = this.size;
-    const order = this.shuffle ? (this.generator as Generator).permutation(n) : null;
+    let order = this.shuffle ? (this.generator as Generator).permutation(n) : null;
+    const epoch = this.epoch++;
     if (this.batches === 0) return;
+    // the augmentation keys its draws by each image's index: it reads them from the order
+    if (this.augment && !order) order = Int32Array.from({ length: n }, (_, i) => i);
     let orderStorage: NativeStorage | null = null;
     try {
       if (order) {
@@ -111,11 +139,12 @@ export class DeviceDataset implements TensorBatches {
         if (!s) throw new RangeError('DeviceDataset: the data set was disposed during an epoch');
         const start = b * this.batchSize;
         const size = Math.min(this.batchSize, n - start);
-        const images = Tensor.empty([size, CHANNELS, SIDE, SIDE], { device: this.device });
+        let images = Tensor.empty([size, CHANNELS, SIDE, SIDE], { device: this.device });
         const labels = Tensor.empty([size], { device: this.device, dtype: 'int32' });
         try {
           native().gatherImages(size, n, CHANNELS, PLANE, s.images, s.labels, orderStorage, start, s.table,
             images.storage('DeviceDataset', 'images'), labels.storage('DeviceDataset', 'labels'));
+          if (this.augment) images = this.augmented(images, orderStorage as NativeStorage, start, size, epoch);
         } catch (err) {
           images.dispose();
           labels.dispose();

@@ -22,6 +22,9 @@ export interface Normalization {
 /** (x/255 - 0.5) / 0.5: pixels in [-1, 1] */
 export const DEFAULT_NORMALIZATION: Normalization = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
 
+/** CIFAR-10's training-set channel means and standard deviations (airbench's, torchvision's recipes') */
+export const CIFAR10_NORMALIZATION: Normalization = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] };
+
 export interface LoaderOptions {
   batchSize: number;
   shuffle: boolean;

@@ -11,6 +11,8 @@ import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/create';
 import type { ParamGroupRule } from '../optim/groups';
 import { scheduleProblem, SCHEDULE_KINDS, type ScheduleSpec } from './schedule';
 import type { EmaSpec } from './ema';
+import { FLIP_MODES, type FlipMode } from '../spec/augment';
+import { CIFAR10_NORMALIZATION, DEFAULT_NORMALIZATION } from '../data/loader';
 
 /** a parameter (by name, a regular expression searched in it) trained for the first afterEpoch epochs, then frozen */
 export interface FreezeRule {
@@ -58,7 +60,16 @@ export interface RunSettings {
   schedule: ScheduleSpec;
   ema: EmaSpec | null;
   freeze: FreezeRule[];
+  translate: number;
+  flip: FlipMode;
+  cutout: number;
+  normalize: NormalizeChoice;
+  tta: number;
 }
+
+/** the pixel normalisations: half, (x - 0.5) / 0.5 (the seed lab's); cifar, CIFAR-10's channel statistics */
+export type NormalizeChoice = 'half' | 'cifar';
+export const NORMALIZE_CHOICES: readonly NormalizeChoice[] = ['half', 'cifar'];
 
 // ---- what a field accepts ------------------------------------------------
 
@@ -468,6 +479,51 @@ const TABLE: FieldTable = {
     experiments: 'entry',
     addedLater: true,
   },
+  translate: {
+    kind: integer(0, 16),
+    default: 0,
+    help: 'random translation on the training device, up to N pixels each way, reflect padding (airbench: 2)',
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    addedLater: true,
+  },
+  flip: {
+    kind: choice(() => FLIP_MODES, '<mode>'),
+    default: 'none',
+    help: "horizontal flips on the training device: random per image and epoch, or alternating (airbench's: a random half once, then every image every other epoch)",
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    addedLater: true,
+  },
+  cutout: {
+    kind: integer(0, 32),
+    default: 0,
+    help: 'cutout on the training device: a random NxN square set to the mean (0: none)',
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    addedLater: true,
+  },
+  normalize: {
+    kind: choice(() => NORMALIZE_CHOICES, '<name>'),
+    default: 'half',
+    help: "pixel normalisation: half, (x - 0.5) / 0.5; cifar, CIFAR-10's channel means and deviations",
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    addedLater: true,
+  },
+  tta: {
+    kind: integer(0, 2),
+    default: 0,
+    help: "test-time augmentation of the final evaluation: 0 none, 1 mirror, 2 mirror and one-pixel translations (airbench's 6 views)",
+    resume: false,
+    saved: true,
+    experiments: 'entry',
+    addedLater: true,
+  },
 };
 
 /** every field, in the table's order (the help's order) */
@@ -516,8 +572,12 @@ export function checkField<K extends keyof RunSettings>(
 }
 
 /** the default run name: every setting that tells two seed experiments apart */
-export function defaultRunName(c: { model: string; lr: number; batch: number; seed: number; augment?: boolean; optimizer?: OptimizerName }): string {
-  return `${c.model}-lr${c.lr}-b${c.batch}-s${c.seed}${c.augment ? '-aug' : ''}${c.optimizer && c.optimizer !== 'adam' ? `-${c.optimizer}` : ''}`;
+export function defaultRunName(c: {
+  model: string; lr: number; batch: number; seed: number; augment?: boolean; optimizer?: OptimizerName;
+  translate?: number; flip?: FlipMode; cutout?: number;
+}): string {
+  const device = `${c.translate ? `-t${c.translate}` : ''}${c.flip && c.flip !== 'none' ? `-${c.flip}` : ''}${c.cutout ? `-cut${c.cutout}` : ''}`;
+  return `${c.model}-lr${c.lr}-b${c.batch}-s${c.seed}${c.augment ? '-aug' : ''}${device}${c.optimizer && c.optimizer !== 'adam' ? `-${c.optimizer}` : ''}`;
 }
 
 /**
@@ -540,6 +600,10 @@ export function completeSettings(given: Partial<RunSettings>, argumentOf: (name:
       const arg = argumentOf(spec.name);
       throw new ConfigError(arg, `${arg} applies to the ${spec.optimizers.join(' and ')} optimizer${spec.optimizers.length > 1 ? 's' : ''} only; this run uses ${s.optimizer} (${argumentOf('optimizer')})`);
     }
+  }
+  if (s.augment && (s.translate > 0 || s.flip !== 'none' || s.cutout > 0)) {
+    const arg = argumentOf(s.translate > 0 ? 'translate' : s.flip !== 'none' ? 'flip' : 'cutout');
+    throw new ConfigError(arg, `${arg} augments on the device; ${argumentOf('augment')} (the host's 4-pixel crops and flips) is the other way: use one`);
   }
   if (s.nesterov && s.momentum === 0) {
     throw new ConfigError(argumentOf('nesterov'), `${argumentOf('nesterov')} needs ${argumentOf('momentum')} > 0 (as in PyTorch)`);
@@ -610,6 +674,12 @@ export function jsonFields(value: unknown, where: string): Map<string, unknown> 
 /** inputs scaled to [-1, 1], as the seed did: (x/255 - 0.5)/0.5 */
 export const NORMALIZATION = { mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.5, 0.5, 0.5] as [number, number, number] };
 
+/** the normalisation a run's `normalize` names */
+export function normalizationOf(choice: NormalizeChoice): { mean: [number, number, number]; std: [number, number, number] } {
+  const n = choice === 'cifar' ? CIFAR10_NORMALIZATION : DEFAULT_NORMALIZATION;
+  return { mean: [...n.mean], std: [...n.std] };
+}
+
 /** the augmentation --augment turns on: random 32x32 crops of the 4-padded image, horizontal flips */
 export const AUGMENTATION = { crop: 4, flip: true };
 
@@ -657,7 +727,7 @@ export function makeRunConfig(s: RunSettings, device: DeviceName, version: strin
     deviceRequested: s.device,
     data: path.resolve(s.data),
     evalBatch: EVAL_BATCH,
-    normalization: NORMALIZATION,
+    normalization: normalizationOf(s.normalize),
     version,
     createdAt: new Date().toISOString(),
   } as RunConfig;

@@ -101,6 +101,8 @@ export interface ExperimentResult {
   seed: number;
   device: string;
   test_accuracy: number;
+  /** with test-time augmentation, when the experiment asked for it */
+  test_accuracy_tta: number | null;
   seconds_per_epoch: number;
   nan: NanAt | null;
   run: string;
@@ -116,6 +118,7 @@ export function resultOf(summary: RunSummary, runDir: string): ExperimentResult 
     seed: summary.seed,
     device: summary.device,
     test_accuracy: summary.test_accuracy,
+    test_accuracy_tta: summary.test_accuracy_tta ?? null,
     seconds_per_epoch: summary.seconds_per_epoch,
     nan: summary.nan,
     run: runDir,
@@ -129,9 +132,10 @@ export function resultsMarkdown(config: ExperimentsFile, file: string, results: 
   lines.push('| experiment | model | lr | batch | epochs | test accuracy | seconds per epoch | device | note |');
   lines.push('|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
+    const tta = r.test_accuracy_tta === null || r.test_accuracy_tta === undefined ? '' : ` (${(100 * r.test_accuracy_tta).toFixed(2)}% with TTA)`;
     const note = r.nan ? `loss not finite from epoch ${r.nan.epoch}, step ${r.nan.step}` : '';
     lines.push(
-      `| ${r.name} | ${r.model} | ${r.lr} | ${r.batch} | ${r.epochs} | ${(100 * r.test_accuracy).toFixed(2)}% | ` +
+      `| ${r.name} | ${r.model} | ${r.lr} | ${r.batch} | ${r.epochs} | ${(100 * r.test_accuracy).toFixed(2)}%${tta} | ` +
         `${r.seconds_per_epoch.toFixed(2)} | ${r.device} | ${note} |`,
     );
   }

@@ -37,6 +37,10 @@ export interface RunSummary {
   epochs_planned: number;
   /** the test accuracy after the last epoch */
   test_accuracy: number;
+  /** the test-time augmentation level of test_accuracy_tta (0: none) */
+  tta: number;
+  /** the test accuracy after the last epoch with test-time augmentation; null when tta is 0 */
+  test_accuracy_tta: number | null;
   /** mean training seconds per epoch */
   seconds_per_epoch: number;
   images_per_second: number;
@@ -111,7 +115,7 @@ export function readMetrics(runDir: string): EpochMetrics[] {
 export function buildSummary(
   config: RunConfig,
   rows: EpochMetrics[],
-  info: { trainImages: number; testImages: number; parameters: number; runDir: string; stoppedOnNan: boolean },
+  info: { trainImages: number; testImages: number; parameters: number; runDir: string; stoppedOnNan: boolean; ttaAccuracy?: number | null },
 ): RunSummary {
   const last = rows[rows.length - 1];
   const seconds = rows.reduce((s, r) => s + r.seconds, 0);
@@ -127,6 +131,8 @@ export function buildSummary(
     augment: config.augment,
     epochs_planned: config.epochs,
     test_accuracy: last ? last.test_accuracy : 0,
+    tta: config.tta ?? 0,
+    test_accuracy_tta: info.ttaAccuracy ?? null,
     seconds_per_epoch: rows.length ? seconds / rows.length : 0,
     images_per_second: seconds > 0 ? images / seconds : 0,
     train_images: info.trainImages,

@@ -1,13 +1,15 @@
 // the epoch loop: the run's optimizer (built by createOptimizer from its
 // config) on a model by name, a test-set evaluation after every epoch, a
-// checkpoint and a metrics row per epoch, the summary at the end.
+// checkpoint and a metrics row per epoch, the summary at the end (with the
+// test accuracy under test-time augmentation too, when the run asks).
 //
 // each step runs in tidy(), which frees its intermediates. nothing in a step
 // reads from the device: the loss is summed on the device and read every
 // READ_EVERY steps (and at the end of the epoch), which is also when the
 // progress line is redrawn and a non-finite loss is looked for. nor does a
-// step copy anything from the host unless augmentation is on: the data set
-// stays on the device and each batch is gathered there (data/device-dataset.ts).
+// step copy anything from the host unless --augment is on: the data set
+// stays on the device and each batch is gathered, and augmented, there
+// (data/device-dataset.ts).
 import path from 'path';
 import { Tensor, tidy } from '../tensor';
 import { crossEntropy, correctCount } from '../ops';
@@ -99,6 +101,14 @@ function applyFreeze(model: Module, config: RunConfig, epoch: number): void {
     const re = new RegExp(rule.match);
     for (const [name, p] of model.namedParameters()) if (re.test(name)) p.requiresGrad = false;
   }
+}
+
+// the device augmentation's key: another stream of the run's seed, so its
+// draws are independent of shuffling, init and dropout
+const AUGMENT_STREAM = 0x2545f4914f6cdd1dn;
+
+export function augmentSeed(seed: number): bigint {
+  return (BigInt(seed) ^ AUGMENT_STREAM) & ((1n << 64n) - 1n);
 }
 
 export interface TrainData {
@@ -278,10 +288,12 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
   const initialLrs = optimizer.paramGroups.map((g) => g.lr);
   // made right after init, as airbench94 does; a resume loads its saved state
   const lookahead = config.ema ? new Lookahead(model) : null;
-  // without augmentation both splits stay on the device and each batch is
-  // gathered there (no host->device copy in a step); augmented batches are
-  // built on the host. both draw the same numbers from dataGen, so a run's
-  // batches do not depend on which path made them.
+  // both splits stay on the device and each batch is gathered there (no
+  // host->device copy in a step), and translated, flipped and cut out there
+  // when the run asks (--translate, --flip, --cutout: draws keyed by the
+  // epoch and image, so an epoch is the same when resumed). --augment's
+  // zero-padded crops and flips are built on the host, drawing from dataGen
+  // after the order; the order is the same numbers on both paths.
   const limit = config.limit ?? undefined;
   const makeTrainBatches = (): TensorBatches =>
     config.augment
@@ -305,6 +317,7 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
           normalization: config.normalization,
           dropLast: config.dropLast,
           limit,
+          augment: { translate: config.translate, flip: config.flip, cutout: config.cutout, seed: augmentSeed(config.seed) },
         });
   const makeTestBatches = (): DeviceDataset =>
     new DeviceDataset(opts.data.test, { device, batchSize: config.evalBatch, shuffle: false, normalization: config.normalization, limit });
@@ -351,6 +364,8 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
 
     for (let epoch = firstEpoch; epoch <= lastEpoch; epoch++) {
       applyFreeze(model, config, epoch);
+      // the epoch's augmentation draws, whether or not the epochs before ran in this process
+      if (trainBatches instanceof DeviceDataset) trainBatches.epoch = epoch - 1;
       const plan = { stepsBefore: (epoch - 1) * trainBatches.batches, total, initialLrs, lookahead };
       const r = await trainEpoch(epoch, model, optimizer, trainBatches, config, progress, plan, opts.onStep);
       // a checkpoint keeps the run's own lr; the schedule's place is the step count
@@ -393,7 +408,10 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
       // let the event loop breathe between epochs (signals, output)
       await new Promise((resolve) => setImmediate(resolve));
     }
+    // the final model's accuracy with test-time augmentation, beside the plain one of the last row
+    const tta = config.tta > 0 && rows.length > 0 && !stoppedOnNan ? evaluate(model, testBatches, device, config.tta) : null;
     const summary = buildSummary(config, rows, {
+      ttaAccuracy: tta ? tta.accuracy : null,
       trainImages,
       testImages,
       parameters: model.parameters().reduce((n, p) => n + p.numel, 0),

@@ -74,6 +74,12 @@ describe('cudalab train: a bad number is a usage error before anything is writte
     [['--lr', '0.001', '--optimizer', 'sgd', '--momentum', '1e39'], /--momentum must be a number in \[0, 1\], got "1e39"/],
     [['--lr', '0.001', '--keep-checkpoints', '0'], /--keep-checkpoints must be an integer from 1 to 100000, or "all", got "0"/],
     [['--lr', '0.001', '--momentum', '0.9'], /--momentum applies to the sgd optimizer only/],
+    [['--lr', '0.001', '--flip', 'sideways'], /--flip must be one of none, random, alternating, got "sideways"/],
+    [['--lr', '0.001', '--translate', '17'], /--translate must be an integer from 0 to 16, got "17"/],
+    [['--lr', '0.001', '--cutout', '33'], /--cutout must be an integer from 0 to 32, got "33"/],
+    [['--lr', '0.001', '--tta', '3'], /--tta must be an integer from 0 to 2, got "3"/],
+    [['--lr', '0.001', '--normalize', 'imagenet'], /--normalize must be one of half, cifar, got "imagenet"/],
+    [['--lr', '0.001', '--augment', '--flip', 'random'], /--flip augments on the device; --augment .* use one/],
   ];
   for (const [args, pattern] of cases) {
     it(args.join(' '), async () => {
@@ -130,6 +136,29 @@ describe('cudalab train', () => {
     expect(resumed.epochs.length).toBe(2);
     expect(resumed.epochs[0]).toEqual(summary.epochs[0]);
     expect(again.stderr).toMatch(/resuming .* after epoch 1 of 2/);
+  });
+
+  it('augments on the device and evaluates with TTA as the flags say: config.json keeps them, the summary has both accuracies', async () => {
+    const out = path.join(root, 'runs-aug');
+    const flags = ['--translate', '2', '--flip', 'alternating', '--cutout', '8', '--normalize', 'cifar', '--tta', '2'];
+    const r = await cli('train', '--lr', '0.001', '--batch', '16', '--epochs', '1', '--limit', '32', '--device', 'cpu', ...flags,
+      '--name', 'aug', '--data', dataDir, '--out', out, '--no-download', '--json');
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.tta).toBe(2);
+    expect(typeof summary.test_accuracy).toBe('number');
+    expect(typeof summary.test_accuracy_tta).toBe('number');
+    const runDir = path.join(out, 'aug');
+    const cfg = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
+    expect(cfg).toMatchObject({ translate: 2, flip: 'alternating', cutout: 8, normalize: 'cifar', tta: 2, augment: false });
+    expect(cfg.normalization).toEqual({ mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] });
+
+    // without --json the line says both
+    const again = await cli('train', '--resume', runDir, '--epochs', '2');
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/test accuracy [\d.]+%, [\d.]+% with test-time augmentation \(level 2\) after 2 epochs/);
+    expect(JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'))).toMatchObject({ translate: 2, flip: 'alternating', cutout: 8, tta: 2 });
   });
 
   it('trains with SGD: config.json and the checkpoint say so, and --resume goes on with it', async () => {
@@ -206,7 +235,7 @@ describe('cudalab experiments', () => {
       name: 'grid',
       experiments: [
         { name: 'a', model: 'seedcnn', lr: 0.001, batch: 16, epochs: 1, seed: 0 },
-        { name: 'b', model: 'seedcnn', lr: 0.01, batch: 32, epochs: 1, seed: 0 },
+        { name: 'b', model: 'seedcnn', lr: 0.01, batch: 32, epochs: 1, seed: 0, translate: 2, flip: 'alternating', cutout: 4, tta: 1 },
       ],
     }));
     const out = path.join(root, 'exp-runs');
@@ -221,7 +250,10 @@ describe('cudalab experiments', () => {
     const md = fs.readFileSync(path.join(out, 'grid', 'results.md'), 'utf8');
     expect(md).toMatch(/^# Experiments: grid/);
     expect(md).toMatch(/^\| a \| seedcnn \| 0\.001 \| 16 \| 1 \| \d+\.\d\d% \|/m);
-    expect(md).toMatch(/^\| b \| seedcnn \| 0\.01 \| 32 \| 1 \|/m);
+    expect(md).toMatch(/^\| b \| seedcnn \| 0\.01 \| 32 \| 1 \| \d+\.\d\d% \(\d+\.\d\d% with TTA\) \|/m);
+    // the experiment's augmentation and TTA fields reach its run
+    expect(results.map((x: any) => x.test_accuracy_tta === null)).toEqual([true, false]);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'grid', 'b', 'config.json'), 'utf8'))).toMatchObject({ translate: 2, flip: 'alternating', cutout: 4, tta: 1 });
     for (const name of ['a', 'b']) expect(fs.existsSync(path.join(out, 'grid', name, 'summary.json'))).toBe(true);
   });
 

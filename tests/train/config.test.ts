@@ -27,6 +27,10 @@ describe('train arguments', () => {
     expect(r).toMatchObject({ lr: 0.001, batch: 64, epochs: 3, model: 'seedcnn', device: 'auto', seed: 0, limit: null, augment: false });
     expect(r.name).toBe('seedcnn-lr0.001-b64-s0');
     expect(defaultRunName({ model: 'ptcnn', lr: 0.01, batch: 128, seed: 2, augment: true })).toBe('ptcnn-lr0.01-b128-s2-aug');
+    expect(defaultRunName({ model: 'seedcnn', lr: 0.1, batch: 64, seed: 0, translate: 2, flip: 'alternating', cutout: 8 })).toBe(
+      'seedcnn-lr0.1-b64-s0-t2-alternating-cut8',
+    );
+    expect(defaultRunName({ model: 'seedcnn', lr: 0.1, batch: 64, seed: 0, translate: 0, flip: 'none', cutout: 0 })).toBe('seedcnn-lr0.1-b64-s0');
   });
 
   it('names the argument and what it expected', () => {
@@ -189,6 +193,10 @@ describe("a run's config.json", () => {
     });
     // the settings added since take their defaults
     expect(c).toMatchObject({ labelSmoothing: 0, dropLast: false, paramGroups: [], schedule: { kind: 'constant' }, ema: null, freeze: [] });
+  });
+
+  it('reads one written before augmentation on the device: no augmentation, the seed normalisation, no TTA', () => {
+    expect(parseRunConfig(legacy, file, MODELS)).toMatchObject({ translate: 0, flip: 'none', cutout: 0, normalize: 'half', tta: 0 });
   });
 
   it('round-trips what makeRunConfig writes, and keeps only its own optimizer\'s hyperparameters', () => {

@@ -28,6 +28,15 @@ function config(augment: boolean): RunConfig {
   return makeRunConfig(req, 'cpu', 'test');
 }
 
+// airbench's augmentation on the device, with cutout, and its test-time augmentation
+function deviceAugmented(epochs: number): RunConfig {
+  const req = resolveTrainRequest(
+    { lr: 0.001, batch: 16, epochs, seed: 3, device: 'cpu', name: 'run', translate: 2, flip: 'alternating', cutout: 8, normalize: 'cifar', tta: 2 },
+    ['seedcnn'],
+  );
+  return { ...makeRunConfig(req, 'cpu', 'test'), keepCheckpoints: 'all' } as RunConfig;
+}
+
 function numbers(rows: EpochMetrics[]) {
   return rows.map(({ epoch, train_loss, train_accuracy, test_loss, test_accuracy }) => ({ epoch, train_loss, train_accuracy, test_loss, test_accuracy }));
 }
@@ -63,5 +72,39 @@ describe('trainer data paths (cpu)', () => {
     const resumed = await trainRun({ config: config(true), runDir: dir, data, resume: true });
     expect(numbers(resumed.epochs)).toEqual(numbers(a.epochs));
     expect(weights(dir).equals(weights(path.join(root, 'aug-a')))).toBe(true);
+  });
+
+  it('device-augmented runs: deterministic, resumed in a later epoch to the same bits, memory given back, TTA in the summary', async () => {
+    const at = (dir: string, epoch: number) => fs.readFileSync(checkpointFiles(path.join(root, dir), epoch).weights);
+    const before = native().memoryStats('cpu').storages;
+    const a = await trainRun({ config: deviceAugmented(3), runDir: path.join(root, 'dev-a'), data });
+    const b = await trainRun({ config: deviceAugmented(3), runDir: path.join(root, 'dev-b'), data });
+    expect(native().memoryStats('cpu').storages).toBe(before);
+    expect(numbers(b.epochs)).toEqual(numbers(a.epochs));
+    expect(at('dev-b', 3).equals(at('dev-a', 3))).toBe(true);
+    // the augmentation changes the run: not the plain one's first epoch
+    const plain = await trainRun({ config: { ...deviceAugmented(1), translate: 0, flip: 'none', cutout: 0 }, runDir: path.join(root, 'dev-plain'), data });
+    expect(at('dev-plain', 1).equals(at('dev-a', 1))).toBe(false);
+    expect(plain.test_accuracy_tta).not.toBeNull();
+
+    // killed in the third epoch: the resumed process starts at that epoch's draws, not the first's
+    const dir = path.join(root, 'dev-killed');
+    const kill = (info: StepInfo) => {
+      if (info.epoch === 3 && info.step === 2) throw new Error('killed');
+    };
+    await expect(trainRun({ config: deviceAugmented(3), runDir: dir, data, onStep: kill })).rejects.toThrow('killed');
+    expect(native().memoryStats('cpu').storages).toBe(before);
+    const resumed = await trainRun({ config: deviceAugmented(3), runDir: dir, data, resume: true });
+    expect(numbers(resumed.epochs)).toEqual(numbers(a.epochs));
+    expect(at('dev-killed', 3).equals(at('dev-a', 3))).toBe(true);
+
+    // the summary: the plain accuracy of the last epoch beside the one with test-time augmentation (20 test images)
+    expect(a.tta).toBe(2);
+    expect(a.test_accuracy).toBe(a.epochs[2].test_accuracy);
+    expect(a.test_accuracy_tta).not.toBeNull();
+    expect(Number.isInteger(Math.round((a.test_accuracy_tta as number) * 20 * 1e9) / 1e9)).toBe(true);
+    expect(resumed.test_accuracy_tta).toBe(a.test_accuracy_tta);
+    const unaugmented = await trainRun({ config: config(false), runDir: path.join(root, 'no-tta'), data });
+    expect(unaugmented).toMatchObject({ tta: 0, test_accuracy_tta: null });
   });
 });
