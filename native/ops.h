@@ -130,7 +130,25 @@ struct PoolShape {
   /* never a read outside images, so it surfaces as a non-finite loss.                  */ \
   void gather_images(int batch, int count, int channels, int plane, const uint8_t* images, \
                      const uint8_t* labels, const int32_t* order, int first,              \
-                     const float* table, float* out, int32_t* out_labels);
+                     const float* table, float* out, int32_t* out_labels);                         \
+                                                                                          \
+  /* batch norm over x viewed as n*c*hw, per channel c, PyTorch's BatchNorm2d.          */ \
+  /* stats (training): mean[c] and invstd[c] = 1/sqrt(biased var + eps) of the batch;   */ \
+  /* running_mean/var (both or neither) become (1-momentum)*running + momentum*stat,    */ \
+  /* with the unbiased variance. needs n*hw >= 2. invstd (eval): 1/sqrt(var + eps).     */ \
+  /* forward: y = (x - mean)*invstd*weight + bias (weight, bias may be null: 1, 0).     */ \
+  /* backward: dweight = sum dy*xhat, dbias = sum dy (each may be null); batch_stats:   */ \
+  /* dx also flows through the batch's mean and variance (training), else through y.    */ \
+  void batch_norm2d_stats(int n, int c, int hw, const float* x, float eps, float momentum, \
+                          float* running_mean, float* running_var, float* mean,           \
+                          float* invstd);                                                 \
+  void batch_norm2d_invstd(int c, const float* var, float eps, float* invstd);            \
+  void batch_norm2d_forward(int n, int c, int hw, const float* x, const float* mean,      \
+                            const float* invstd, const float* weight, const float* bias,  \
+                            float* y);                                                    \
+  void batch_norm2d_backward(int n, int c, int hw, const float* x, const float* dy,       \
+                             const float* mean, const float* invstd, const float* weight, \
+                             bool batch_stats, float* dx, float* dweight, float* dbias);
 
 namespace cudalab {
 namespace cpu {

@@ -10,6 +10,7 @@ import { lossSpecs } from './loss';
 import { optimSpecs } from './optim';
 import { randomSpecs } from './random';
 import { dataSpecs } from './data';
+import { normSpecs } from './norm';
 
 export const allSpecs: AnyOpSpec[] = [
   ...gemmSpecs,
@@ -21,6 +22,7 @@ export const allSpecs: AnyOpSpec[] = [
   ...optimSpecs,
   ...randomSpecs,
   ...dataSpecs,
+  ...normSpecs,
 ];
 
 /** the spec of an op by name */
