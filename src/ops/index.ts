@@ -7,3 +7,4 @@ export { maxPool2d, avgPool2d } from './pool';
 export { reshape, flatten, to } from './shape';
 export { dropout } from './dropout';
 export { crossEntropy, correctCount, argmax } from './loss';
+export { batchNorm2d, type BatchNormOptions } from './norm';

@@ -328,6 +328,8 @@ function checkBuffers(file: string, buffers: Record<string, Tensor>, model: Modu
   const problems: string[] = [];
   const expected = new Set<string>();
   params.forEach(([name, p], i) => {
+    // a frozen parameter gets no gradient, so its optimizer never made it a buffer
+    if (!p.requiresGrad) return;
     for (const kind of kinds) {
       const key = `${kind}.${i}`;
       expected.add(key);
