@@ -1,9 +1,9 @@
 // batch norm on the cpu (ops.h), PyTorch's BatchNorm2d. the per-channel sums
-// are in double (precision: common/norm_formulas.h), each channel's summed by
-// one thread in a fixed order (image by image, and within an image in 8
-// interleaved lanes, element i to lane i % 8, the lanes added in order), so
-// the bits never depend on the thread count. the per-element passes are split
-// by (image, channel) plane, each element written once.
+// are in double (precision: common/norm_formulas.h), in an order fixed by the
+// shape: each (image, channel) plane summed by one thread in 8 interleaved
+// lanes, then a channel's planes added image by image, so the bits never
+// depend on the thread count. the per-element passes are split by plane too,
+// each element written once.
 #include <cstdint>
 #include <vector>
 
@@ -16,44 +16,66 @@ namespace cpu {
 
 constexpr int kLanes = 8;
 
-// channels (or planes) per piece of work, so a piece touches ~32k floats
+// planes (or channels) per piece of work, so a piece touches ~32k floats
 static int64_t grain_for(int64_t floats_each) { return floats_each >= 32768 ? 1 : 32768 / floats_each; }
 
-// sum and sum of squares of channel ch, in double
-static void channel_sums(int n, int c, int hw, const float* x, int ch, double& sum, double& sum_sq) {
-  double s[kLanes] = {}, q[kLanes] = {};
-  for (int img = 0; img < n; img++) {
-    const float* p = x + ((int64_t)img * c + ch) * hw;
-    int i = 0;
-    for (; i + kLanes <= hw; i += kLanes)
-      for (int l = 0; l < kLanes; l++) {
-        const double v = p[i + l];
-        s[l] += v;
-        q[l] += v * v;
-      }
-    for (int l = 0; i < hw; i++, l++) {
-      const double v = p[i];
-      s[l] += v;
-      q[l] += v * v;
+// two double sums over one contiguous plane of hw values, term(i) giving the
+// pair added for element i: 8 interleaved lanes (element i to lane i % 8),
+// then the lanes in order
+template <class Term>
+static inline void plane_sums(int hw, const Term& term, double& a, double& b) {
+  double sa[kLanes] = {}, sb[kLanes] = {};
+  int i = 0;
+  for (; i + kLanes <= hw; i += kLanes)
+    for (int l = 0; l < kLanes; l++) term(i + l, sa[l], sb[l]);
+  for (int l = 0; i < hw; i++, l++) term(i, sa[l], sb[l]);
+  a = 0, b = 0;
+  for (int l = 0; l < kLanes; l++) a += sa[l], b += sb[l];
+}
+
+// per channel, the two sums over its n planes: every (image, channel) plane
+// summed on its own (in parallel, memory in order), then a channel's planes
+// added image by image. both orders are fixed by the shape alone.
+template <class PlaneFn>
+static void channel_sums(int n, int c, int hw, const PlaneFn& plane_fn, std::vector<double>& a, std::vector<double>& b) {
+  const int64_t planes = (int64_t)n * c;
+  std::vector<double> pa(planes), pb(planes);
+  parallel_for(0, planes, grain_for(hw), [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; p++) plane_fn(p, pa[p], pb[p]);
+  });
+  a.assign(c, 0.0);
+  b.assign(c, 0.0);
+  for (int img = 0; img < n; img++)
+    for (int ch = 0; ch < c; ch++) {
+      a[ch] += pa[(int64_t)img * c + ch];
+      b[ch] += pb[(int64_t)img * c + ch];
     }
-  }
-  sum = 0, sum_sq = 0;
-  for (int l = 0; l < kLanes; l++) sum += s[l], sum_sq += q[l];
 }
 
 void batch_norm2d_stats(int n, int c, int hw, const float* x, float eps, float momentum, float* running_mean,
                         float* running_var, float* mean, float* invstd) {
   const double count = (double)n * hw;
-  parallel_for(0, c, grain_for((int64_t)n * hw), [&](int64_t lo, int64_t hi) {
-    for (int64_t ch = lo; ch < hi; ch++) {
-      double sum, sum_sq;
-      channel_sums(n, c, hw, x, (int)ch, sum, sum_sq);
-      const NormStats s = norm_stats(sum, sum_sq, count);
-      mean[ch] = (float)s.mean;
-      invstd[ch] = norm_invstd(s.var, eps);
-      if (running_mean && running_var) norm_update_running(running_mean[ch], running_var[ch], s, count, momentum);
-    }
-  });
+  std::vector<double> sum, sum_sq;
+  channel_sums(
+      n, c, hw,
+      [&](int64_t p, double& s, double& q) {
+        const float* xp = x + p * hw;
+        plane_sums(
+            hw,
+            [&](int i, double& ls, double& lq) {
+              const double v = xp[i];
+              ls += v;
+              lq += v * v;
+            },
+            s, q);
+      },
+      sum, sum_sq);
+  for (int ch = 0; ch < c; ch++) {
+    const NormStats s = norm_stats(sum[ch], sum_sq[ch], count);
+    mean[ch] = (float)s.mean;
+    invstd[ch] = norm_invstd(s.var, eps);
+    if (running_mean && running_var) norm_update_running(running_mean[ch], running_var[ch], s, count, momentum);
+  }
 }
 
 void batch_norm2d_invstd(int c, const float* var, float eps, float* invstd) {
@@ -74,47 +96,36 @@ void batch_norm2d_forward(int n, int c, int hw, const float* x, const float* mea
   });
 }
 
-// sum dy and sum dy*(x - mean) of channel ch, in double
-static void channel_grad_sums(int n, int c, int hw, const float* x, const float* dy, int ch, double mean,
-                              double& sum_dy, double& sum_dyxc) {
-  double s[kLanes] = {}, q[kLanes] = {};
-  for (int img = 0; img < n; img++) {
-    const int64_t base = ((int64_t)img * c + ch) * hw;
-    const float *xp = x + base, *gp = dy + base;
-    int i = 0;
-    for (; i + kLanes <= hw; i += kLanes)
-      for (int l = 0; l < kLanes; l++) {
-        const double g = gp[i + l];
-        s[l] += g;
-        q[l] += g * ((double)xp[i + l] - mean);
-      }
-    for (int l = 0; i < hw; i++, l++) {
-      const double g = gp[i];
-      s[l] += g;
-      q[l] += g * ((double)xp[i] - mean);
-    }
-  }
-  sum_dy = 0, sum_dyxc = 0;
-  for (int l = 0; l < kLanes; l++) sum_dy += s[l], sum_dyxc += q[l];
-}
-
 void batch_norm2d_backward(int n, int c, int hw, const float* x, const float* dy, const float* mean,
                            const float* invstd, const float* weight, bool batch_stats, float* dx, float* dweight,
                            float* dbias) {
   const double count = (double)n * hw;
-  // per channel: the sums, the weight gradients, and dx's constants
+  // per channel: sum dy and sum dy*(x - mean), the weight gradients, and dx's constants
+  std::vector<double> sum_dy(c, 0.0), sum_dyxc(c, 0.0);
+  if (batch_stats || dweight || dbias) {
+    channel_sums(
+        n, c, hw,
+        [&](int64_t p, double& s, double& q) {
+          const float *xp = x + p * hw, *gp = dy + p * hw;
+          const double m = mean[p % c];
+          plane_sums(
+              hw,
+              [&](int i, double& ls, double& lq) {
+                const double g = gp[i];
+                ls += g;
+                lq += g * ((double)xp[i] - m);
+              },
+              s, q);
+        },
+        sum_dy, sum_dyxc);
+  }
   std::vector<NormGrad> grads(c);
-  parallel_for(0, c, grain_for(2 * (int64_t)n * hw), [&](int64_t lo, int64_t hi) {
-    for (int64_t ch = lo; ch < hi; ch++) {
-      const float w = weight ? weight[ch] : 1.0f;
-      double sum_dy = 0, sum_dyxc = 0;
-      if (batch_stats || dweight || dbias) channel_grad_sums(n, c, hw, x, dy, (int)ch, mean[ch], sum_dy, sum_dyxc);
-      const double sum_dyxh = sum_dyxc * invstd[ch];
-      if (dweight) dweight[ch] = (float)sum_dyxh;
-      if (dbias) dbias[ch] = (float)sum_dy;
-      grads[ch] = norm_grad(sum_dy, sum_dyxh, count, invstd[ch], w);
-    }
-  });
+  for (int ch = 0; ch < c; ch++) {
+    const double sum_dyxh = sum_dyxc[ch] * invstd[ch];
+    if (dweight) dweight[ch] = (float)sum_dyxh;
+    if (dbias) dbias[ch] = (float)sum_dy[ch];
+    grads[ch] = norm_grad(sum_dy[ch], sum_dyxh, count, invstd[ch], weight ? weight[ch] : 1.0f);
+  }
   parallel_for(0, (int64_t)n * c, grain_for(2 * (int64_t)hw), [&](int64_t lo, int64_t hi) {
     for (int64_t plane = lo; plane < hi; plane++) {
       const int ch = (int)(plane % c);
