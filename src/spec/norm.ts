@@ -210,6 +210,9 @@ const bench = {
   label,
 };
 
+// the case as bench/torch_ops.py reads it
+const torchDims = (op: string) => (p: NormCase) => ({ op, n: p.n, c: p.c, h: p.h, w: p.w, eps: p.eps, momentum: p.momentum });
+
 export const batchNorm2dSpec: OpSpec<NormCase> = {
   name: 'batch_norm2d',
   family: 'norm',
@@ -256,7 +259,7 @@ export const batchNorm2dSpec: OpSpec<NormCase> = {
       addon.batchNorm2dBackward(p.n, p.c, hw(p), s.x, s.dy, s.mean, s.invstd, s.weight ?? null, true, s.dx, s.dweight ?? null, s.dbias ?? null),
     tolerance: GRADIENT_TOLERANCE,
   },
-  bench: { ...bench, bytes: (p) => 4 * 3 * numel(p), flops: (p) => 6 * numel(p) },
+  bench: { ...bench, bytes: (p) => 4 * 3 * numel(p), flops: (p) => 6 * numel(p), torch: torchDims('batch_norm2d') },
 };
 
 export const batchNorm2dEvalSpec: OpSpec<NormCase> = {
@@ -308,7 +311,7 @@ export const batchNorm2dBackwardSpec: OpSpec<NormCase> = {
     addon.batchNorm2dBackward(p.n, p.c, hw(p), s.x, s.dy, s.mean, s.invstd, s.weight ?? null, true, s.dx, s.dweight, s.dbias),
   reference: (p, x) => batchNormBackwardRef(p.n, p.c, hw(p), x.x, x.dy, x.mean, x.invstd, x.weight, true),
   tolerance: { reference: BACKWARD_TOLERANCE, backends: BACKWARD_TOLERANCE },
-  bench: { ...bench, bytes: (p) => 4 * 5 * numel(p), flops: (p) => 10 * numel(p) },
+  bench: { ...bench, bytes: (p) => 4 * 5 * numel(p), flops: (p) => 10 * numel(p), torch: torchDims('batch_norm2d_bwd') },
 };
 
 export const normSpecs = [batchNorm2dSpec, batchNorm2dEvalSpec, batchNorm2dBackwardSpec];
