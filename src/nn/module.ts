@@ -160,6 +160,8 @@ export abstract class Module {
     }
     if (problems.length > 0) throw new CudalabError('ERR_STATE', `loadStateDict: ${problems.join('; ')}`);
     for (const [name, p] of named) {
+      // a module's own tensor (load_state_dict(model.state_dict()) in PyTorch) already holds its value
+      if (sd[name] === p) continue;
       native().copy(p.storage('loadStateDict', name), sd[name].storage('loadStateDict', name), p.numel * 4);
     }
     for (const m of this.modules()) m.stateLoaded();

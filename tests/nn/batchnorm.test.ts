@@ -195,6 +195,15 @@ describe('BatchNorm2d state', () => {
     b.dispose();
   });
 
+  it('loads its own state dict (the live tensors) as a no-op, as PyTorch does', () => {
+    const bn = new BatchNorm2d(2);
+    tidy(() => bn.forward(Tensor.fromArray([1, 2, 3, 5, 8, 13, 21, 34], [2, 2, 2, 1])));
+    const before = Object.values(bn.stateDict()).map((t) => Array.from(t.toArray()));
+    bn.loadStateDict(bn.stateDict());
+    expect(Object.values(bn.stateDict()).map((t) => Array.from(t.toArray()))).toEqual(before);
+    bn.dispose();
+  });
+
   it('keeps buffers out of the parameters an optimizer gets, and alive through tidy', () => {
     const bn = new BatchNorm2d(2);
     expect(bn.parameters()).toEqual([bn.weight, bn.bias]);
