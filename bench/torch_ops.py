@@ -92,6 +92,18 @@ def case_fn(s):
             return (lambda: F.max_pool2d(x, 2, 2, return_indices=True)), "F.max_pool2d with indices"
         return ((lambda: torch.ops.aten.max_pool2d_with_indices_backward(y, x, [2, 2], [2, 2], [0, 0], [1, 1], False, idx)),
                 "aten.max_pool2d_with_indices_backward")
+    if op in ("batch_norm2d", "batch_norm2d_bwd"):
+        n, c, h, w, eps, momentum = s["n"], s["c"], s["h"], s["w"], s["eps"], s["momentum"]
+        x, weight, bias = rnd(n, c, h, w), rnd(c), rnd(c)
+        rm, rv = torch.zeros(c, device=dev), torch.ones(c, device=dev)
+        if op == "batch_norm2d":
+            return ((lambda: F.batch_norm(x, rm, rv, weight, bias, True, momentum, eps)),
+                    "F.batch_norm, training, running statistics updated")
+        _, mean, invstd = torch.ops.aten.native_batch_norm(x, weight, bias, rm, rv, True, momentum, eps)
+        dy = rnd(n, c, h, w)
+        return ((lambda: torch.ops.aten.native_batch_norm_backward(dy, x, weight, rm, rv, mean, invstd, True, eps,
+                                                                   [True, True, True])),
+                "aten.native_batch_norm_backward (dx, dweight, dbias)")
     if op == "softmax_xent":
         return xent_case(s["n"], s["classes"])
     if op == "adam":

@@ -529,6 +529,16 @@ void check_augment(const Call& c) {
 
 void check_shift(const Call& c) { check_translate(c, c.v[5].i, c.v[6].i, "the shift (dy, dx)"); }
 
+// batch statistics need two values per channel (PyTorch's rule: one value has
+// no variance), and the running statistics come as a pair
+void check_batch_norm_stats(const Call& c) {
+  int64_t n = c.v[0].i, hw = c.v[2].i;
+  if (n * hw < 2)
+    c.a.fail("ERR_SHAPE", "batch statistics need more than one value per channel, got n*hw = " + std::to_string(n * hw));
+  if ((c.v[6].s == nullptr) != (c.v[7].s == nullptr))
+    c.a.fail("ERR_ARG", c.a.name(6) + " and " + c.a.name(7) + " must both be given or both be null");
+}
+
 // a row's backend functions: cpu:: and, where built, cuda::
 #ifdef CUDALAB_WITH_CUDA
 #define BACKENDS(fn) &cpu::fn, &cuda::fn
@@ -620,6 +630,20 @@ constexpr OpSpec kOps[] = {
                                     dim("width"), f32("x", "batch*channels*height*width"), integer("dy", -INT32_MAX, INT32_MAX),
                                     integer("dx", -INT32_MAX, INT32_MAX), boolean("flip"),
                                     f32("out", "batch*channels*height*width").out()),
+    // batch norm (ops.h): statistics, the eval-mode invstd, normalisation and its backward
+    op<BACKENDS(batch_norm2d_stats)>("batchNorm2dStats", check_batch_norm_stats, dim("n"), dim("c"), dim("hw"),
+                                     f32("x", "n*c*hw"), real("eps", 0), real("momentum", 0, 1),
+                                     f32("runningMean", "c").inout().or_null(), f32("runningVar", "c").inout().or_null(),
+                                     f32("mean", "c").out(), f32("invstd", "c").out()),
+    op<BACKENDS(batch_norm2d_invstd)>("batchNorm2dInvstd", nullptr, dim("c"), f32("variance", "c"), real("eps", 0),
+                                      f32("invstd", "c").out("variance")),
+    op<BACKENDS(batch_norm2d_forward)>("batchNorm2dForward", nullptr, dim("n"), dim("c"), dim("hw"), f32("x", "n*c*hw"),
+                                       f32("mean", "c"), f32("invstd", "c"), f32("weight", "c").or_null(),
+                                       f32("bias", "c").or_null(), f32("y", "n*c*hw").out("x")),
+    op<BACKENDS(batch_norm2d_backward)>("batchNorm2dBackward", nullptr, dim("n"), dim("c"), dim("hw"),
+                                        f32("x", "n*c*hw"), f32("dy", "n*c*hw"), f32("mean", "c"), f32("invstd", "c"),
+                                        f32("weight", "c").or_null(), boolean("batchStats"), f32("dx", "n*c*hw").out(),
+                                        f32("dweight", "c").out().or_null(), f32("dbias", "c").out().or_null()),
 };
 
 #undef BACKENDS

@@ -144,7 +144,25 @@ struct PoolShape {
   /* every image translated by (dy, dx) with reflect padding, then mirrored when flip   */ \
   /* (test-time augmentation's views)                                                   */ \
   void shift_flip_images(int batch, int channels, int height, int width, const float* x,  \
-                         int dy, int dx, bool flip, float* out);
+                         int dy, int dx, bool flip, float* out);                          \
+                                                                                          \
+  /* batch norm over x viewed as n*c*hw, per channel c, PyTorch's BatchNorm2d.          */ \
+  /* stats (training): mean[c] and invstd[c] = 1/sqrt(biased var + eps) of the batch;   */ \
+  /* running_mean/var (both or neither) become (1-momentum)*running + momentum*stat,    */ \
+  /* with the unbiased variance. needs n*hw >= 2. invstd (eval): 1/sqrt(var + eps).     */ \
+  /* forward: y = (x - mean)*invstd*weight + bias (weight, bias may be null: 1, 0).     */ \
+  /* backward: dweight = sum dy*xhat, dbias = sum dy (each may be null); batch_stats:   */ \
+  /* dx also flows through the batch's mean and variance (training), else through y.    */ \
+  void batch_norm2d_stats(int n, int c, int hw, const float* x, float eps, float momentum, \
+                          float* running_mean, float* running_var, float* mean,           \
+                          float* invstd);                                                 \
+  void batch_norm2d_invstd(int c, const float* var, float eps, float* invstd);            \
+  void batch_norm2d_forward(int n, int c, int hw, const float* x, const float* mean,      \
+                            const float* invstd, const float* weight, const float* bias,  \
+                            float* y);                                                    \
+  void batch_norm2d_backward(int n, int c, int hw, const float* x, const float* dy,       \
+                             const float* mean, const float* invstd, const float* weight, \
+                             bool batch_stats, float* dx, float* dweight, float* dbias);
 
 namespace cudalab {
 namespace cpu {

@@ -8,6 +8,8 @@ export {
   dropout, crossEntropy, correctCount, argmax, type Conv2dOptions,
 } from './ops';
 export * as nn from './nn';
+export { batchNorm2d, type BatchNormOptions } from './ops';
+export { BatchNorm2d, type BatchNorm2dOptions } from './nn';
 export { Module, Conv2d, Linear, MaxPool2d, AvgPool2d, ReLU, Flatten, Dropout, Sequential } from './nn';
 export { Adam, SGD, type Optimizer, type OptimizerState, type AdamOptions, type SGDOptions } from './optim';
 export { modelNames, createModel, describeModel, modelParameterCount } from './models';

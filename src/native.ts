@@ -197,6 +197,25 @@ export interface Addon {
   /** every image translated by (dy, dx) with reflect padding, then mirrored when flip (test-time views) */
   shiftFlipImages(batch: number, channels: number, height: number, width: number, x: NativeStorage, dy: number,
                   dx: number, flip: boolean, out: NativeStorage): void;
+
+  /**
+   * batch norm over x viewed as n*c*hw, per channel (batch_norm2d_* in native/ops.h).
+   * stats: the batch's mean and invstd = 1/sqrt(biased var + eps); runningMean and
+   * runningVar (both or neither) are updated in place, PyTorch's momentum convention,
+   * the unbiased variance; n*hw must be at least 2 (ERR_SHAPE).
+   */
+  batchNorm2dStats(n: number, c: number, hw: number, x: NativeStorage, eps: number, momentum: number,
+                   runningMean: NativeStorage | null, runningVar: NativeStorage | null,
+                   mean: NativeStorage, invstd: NativeStorage): void;
+  /** invstd = 1/sqrt(var + eps), for eval mode's running variance */
+  batchNorm2dInvstd(c: number, variance: NativeStorage, eps: number, invstd: NativeStorage): void;
+  /** y = (x - mean)*invstd*weight + bias; weight and bias may be null (1 and 0) */
+  batchNorm2dForward(n: number, c: number, hw: number, x: NativeStorage, mean: NativeStorage, invstd: NativeStorage,
+                     weight: NativeStorage | null, bias: NativeStorage | null, y: NativeStorage): void;
+  /** dx (through the batch statistics when batchStats), dweight and dbias (each may be null) */
+  batchNorm2dBackward(n: number, c: number, hw: number, x: NativeStorage, dy: NativeStorage, mean: NativeStorage,
+                      invstd: NativeStorage, weight: NativeStorage | null, batchStats: boolean, dx: NativeStorage,
+                      dweight: NativeStorage | null, dbias: NativeStorage | null): void;
 }
 
 /** the error every native call throws on bad input; code is stable, message is for people */

@@ -7,3 +7,4 @@ export { ReLU } from './activation';
 export { Flatten } from './flatten';
 export { Dropout } from './dropout';
 export { Sequential } from './sequential';
+export { BatchNorm2d, type BatchNorm2dOptions } from './norm';

@@ -8,3 +8,4 @@ export { reshape, flatten, to } from './shape';
 export { dropout } from './dropout';
 export { crossEntropy, correctCount, argmax } from './loss';
 export { augmentImages, shiftFlipImages, augments, FLIP_MODES, type Augmentation, type FlipMode } from './augment';
+export { batchNorm2d, type BatchNormOptions } from './norm';

@@ -11,6 +11,7 @@ import { optimSpecs } from './optim';
 import { randomSpecs } from './random';
 import { dataSpecs } from './data';
 import { augmentSpecs } from './augment';
+import { normSpecs } from './norm';
 
 export const allSpecs: AnyOpSpec[] = [
   ...gemmSpecs,
@@ -23,6 +24,7 @@ export const allSpecs: AnyOpSpec[] = [
   ...randomSpecs,
   ...dataSpecs,
   ...augmentSpecs,
+  ...normSpecs,
 ];
 
 /** the spec of an op by name */
