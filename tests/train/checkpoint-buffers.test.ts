@@ -40,7 +40,7 @@ describe('checkpoints with buffers and frozen parameters', () => {
     const fresh = model();
     const freshOpt = new SGD(fresh.parameters(), { lr: 0.1, momentum: 0.9 });
     loadCheckpoint(dir, sidecar, fresh, freshOpt, 'cpu', {
-      epochs: 2, modelName: 'bn-test', batchesPerEpoch: 2, rngSeeds: { model: 1n, data: 2n },
+      epochs: 2, modelName: 'bn-test', batchesPerEpoch: 2, totalSteps: 4, rngSeeds: { model: 1n, data: 2n },
     });
     for (const [name, t] of Object.entries(net.stateDict())) {
       expect(Array.from(fresh.stateDict()[name].toArray()), name).toEqual(Array.from(t.toArray()));
