@@ -1,10 +1,12 @@
 // the elementwise ops (native/cpu/eltwise.cc, native/cuda/eltwise.cu): relu
-// forward and backward, add, mul, scale, axpby, bias_add and fill. sizes sit
+// forward and backward, add, mul, scale, axpby, bias_add, fill and gelu
+// forward and backward (against a float64 erf, src/spec/erf.ts). sizes sit
 // around the vector widths (7, 8, 9, 15, 16, 17), just under and over the
 // cpu's 32768-element chunks, at n = 1, and at the models' layer shapes.
 // scalars reach the kernels as float32, so the references round them first.
 import type { OpSpec } from './types';
 import { UNIT_ROUNDOFF, f32 } from './float32';
+import { normalCdf, normalPdf } from './erf';
 
 interface Flat {
   n: number;
@@ -213,4 +215,65 @@ export const fill: OpSpec<FillCase> = {
   tolerance: { reference: 0, backends: 0 },
 };
 
-export const eltwiseSpecs = [reluForward, reluBackward, add, mul, scale, axpby, biasAdd, fill];
+interface GeluCase extends Flat {
+  /** inputs uniform in [-spread, spread]: 6 by default (erf's whole bend); large ones saturate */
+  spread?: number;
+}
+
+const geluCases: GeluCase[] = [...flat, { n: 1023, spread: 0.5 }, { n: 4099, spread: 30 }];
+const geluLabel = (p: GeluCase): string => `n${p.n}${p.spread ? ` x +-${p.spread}` : ''}`;
+
+// airbench94's first conv group at batch 128 and 512 (64 x 32 x 32 per image)
+const geluBench = [{ n: 128 * 64 * 32 * 32 }, { n: 512 * 64 * 32 * 32 }];
+
+/** gelu in float64: x * Phi(x), Phi from a float64 erf */
+export const geluRef = (x: number): number => x * normalCdf(x);
+/** its derivative: Phi(x) + x * pdf(x) */
+export const geluDerivativeRef = (x: number): number => normalCdf(x) + x * normalPdf(x);
+
+export const geluForward: OpSpec<GeluCase> = {
+  name: 'gelu',
+  family: 'eltwise',
+  cases: geluCases,
+  label: geluLabel,
+  inputs: (p, rng) => ({ x: rng.floats(p.n, -(p.spread ?? 6), p.spread ?? 6) }),
+  outputs: (p) => ({ y: { length: p.n, dtype: 'f32' } }),
+  call: (addon, p, s) => addon.geluForward(p.n, s.x, s.y),
+  reference: (p, { x }) => ({ y: map(p.n, (i) => geluRef(x[i])) }),
+  // x / sqrt(2) rounded, erfcf (a few ulp: 4 on cuda) and the product: a few
+  // roundings of the largest output (measured on the cpu: 1.5 at most); 8
+  // leaves room. (one element at a time the far left tail is worse
+  // conditioned: the rounding of x / sqrt(2) moves erfc(z) by ~2z^2
+  // roundings; the measure is relative to the largest output, where that is
+  // invisible.) the backends' erfcf differ in the last bits: they agree to a
+  // few roundings, not bit for bit (not yet measured on a GPU)
+  tolerance: { reference: 8 * UNIT_ROUNDOFF, backends: 16 * UNIT_ROUNDOFF },
+  gradient: {
+    cases: (p) => SMALL(p),
+    of: 'y',
+    wrt: { x: 'dx' },
+    call: (addon, p, s) => addon.geluBackward(p.n, s.dy, s.x, s.dx),
+    // float32 derivative (~1e-6 of the largest) against differences of a smooth float64 function (~1e-10)
+    tolerance: 1e-5,
+  },
+  bench: { cases: geluBench, flops: (p) => 20 * p.n, bytes: (p) => 8 * p.n },
+};
+
+export const geluBackward: OpSpec<GeluCase> = {
+  name: 'gelu_bwd',
+  family: 'eltwise',
+  cases: geluCases,
+  label: geluLabel,
+  inputs: (p, rng) => ({ dy: rng.floats(p.n, -1, 1), x: rng.floats(p.n, -(p.spread ?? 6), p.spread ?? 6) }),
+  outputs: (p) => ({ dx: { length: p.n, dtype: 'f32' } }),
+  call: (addon, p, s) => addon.geluBackward(p.n, s.dy, s.x, s.dx),
+  reference: (p, { dy, x }) => ({ dx: map(p.n, (i) => dy[i] * geluDerivativeRef(x[i])) }),
+  // x*x, expf, the density's constant, erfcf, the fma and the product by dy:
+  // about eight roundings of the largest output (measured on the cpu: 5.6 at
+  // most, where phi(x) and x*pdf(x) nearly cancel); the backends' erfcf and
+  // expf differ in the last bits (not yet measured on a GPU)
+  tolerance: { reference: 16 * UNIT_ROUNDOFF, backends: 32 * UNIT_ROUNDOFF },
+  bench: { cases: geluBench, flops: (p) => 30 * p.n, bytes: (p) => 12 * p.n },
+};
+
+export const eltwiseSpecs = [reluForward, reluBackward, add, mul, scale, axpby, biasAdd, fill, geluForward, geluBackward];
