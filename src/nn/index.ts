@@ -7,3 +7,6 @@ export { ReLU } from './activation';
 export { Flatten } from './flatten';
 export { Dropout } from './dropout';
 export { Sequential } from './sequential';
+export { GELU } from './activation';
+export { AdaptiveAvgPool2d } from './pool';
+export { Mul } from './mul';

@@ -7,3 +7,6 @@ export { maxPool2d, avgPool2d } from './pool';
 export { reshape, flatten, to } from './shape';
 export { dropout } from './dropout';
 export { crossEntropy, correctCount, argmax } from './loss';
+export { gelu } from './elementwise';
+export { globalAvgPool2d } from './pool';
+export { type CrossEntropyOptions } from './loss';
