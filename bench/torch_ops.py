@@ -92,6 +92,12 @@ def case_fn(s):
             return (lambda: F.max_pool2d(x, 2, 2, return_indices=True)), "F.max_pool2d with indices"
         return ((lambda: torch.ops.aten.max_pool2d_with_indices_backward(y, x, [2, 2], [2, 2], [0, 0], [1, 1], False, idx)),
                 "aten.max_pool2d_with_indices_backward")
+    if op in ("gelu", "gelu_bwd"):
+        x = rnd(s["n"]) * 6
+        if op == "gelu":
+            return (lambda: F.gelu(x)), "F.gelu (exact)"
+        dy = rnd(s["n"])
+        return (lambda: torch.ops.aten.gelu_backward(dy, x)), "aten.gelu_backward (exact)"
     if op == "softmax_xent":
         return xent_case(s["n"], s["classes"])
     if op == "adam":
