@@ -104,6 +104,12 @@ def case_fn(s):
         return ((lambda: torch.ops.aten.native_batch_norm_backward(dy, x, weight, rm, rv, mean, invstd, True, eps,
                                                                    [True, True, True])),
                 "aten.native_batch_norm_backward (dx, dweight, dbias)")
+    if op in ("gelu", "gelu_bwd"):
+        x = rnd(s["n"]) * 6
+        if op == "gelu":
+            return (lambda: F.gelu(x)), "F.gelu (exact)"
+        dy = rnd(s["n"])
+        return (lambda: torch.ops.aten.gelu_backward(dy, x)), "aten.gelu_backward (exact)"
     if op == "softmax_xent":
         return xent_case(s["n"], s["classes"])
     if op == "adam":

@@ -644,6 +644,17 @@ constexpr OpSpec kOps[] = {
                                         f32("x", "n*c*hw"), f32("dy", "n*c*hw"), f32("mean", "c"), f32("invstd", "c"),
                                         f32("weight", "c").or_null(), boolean("batchStats"), f32("dx", "n*c*hw").out(),
                                         f32("dweight", "c").out().or_null(), f32("dbias", "c").out().or_null()),
+    op<BACKENDS(gelu_forward)>("geluForward", nullptr, count("n"), f32("x", "n"), f32("y", "n").out("x")),
+    op<BACKENDS(gelu_backward)>("geluBackward", nullptr, count("n"), f32("dy", "n"), f32("x", "n"),
+                                f32("dx", "n").out("dy x")),
+
+    // label smoothing in [0, 1], as PyTorch accepts it; sum: the sum over rows, else their mean
+    op<BACKENDS(softmax_xent_smooth_forward)>("softmaxXentSmoothForward", check_labels, dim("n"), dim("classes"),
+                                              f32("logits", "n*classes"), i32("labels", "n"), real("smoothing", 0, 1),
+                                              boolean("sum"), f32("probs", "n*classes").out(), f32("loss", "1").out()),
+    op<BACKENDS(softmax_xent_smooth_backward)>("softmaxXentSmoothBackward", check_labels, dim("n"), dim("classes"),
+                                               f32("probs", "n*classes"), i32("labels", "n"), real("smoothing", 0, 1),
+                                               boolean("sum"), f32("dloss", "1"), f32("dlogits", "n*classes").out()),
 };
 
 #undef BACKENDS

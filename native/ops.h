@@ -162,7 +162,24 @@ struct PoolShape {
                             float* y);                                                    \
   void batch_norm2d_backward(int n, int c, int hw, const float* x, const float* dy,       \
                              const float* mean, const float* invstd, const float* weight, \
-                             bool batch_stats, float* dx, float* dweight, float* dbias);
+                             bool batch_stats, float* dx, float* dweight, float* dbias);  \
+                                                                                          \
+  /* gelu, exact (erf) form: y = x * phi(x); dx = dy * (phi(x) + x * pdf(x)), from the   */ \
+  /* forward input x (common/gelu_formula.h)                                            */ \
+  void gelu_forward(int64_t n, const float* x, float* y);                                 \
+  void gelu_backward(int64_t n, const float* dy, const float* x, float* dx);              \
+                                                                                          \
+  /* softmax cross-entropy with label smoothing s, PyTorch's definition: the target is */ \
+  /* (1 - s) * onehot(label) + s / classes. forward writes probs and loss[0], the sum   */ \
+  /* over rows (sum) or their mean. backward: dlogits = (probs - target) * g, with      */ \
+  /* g = dloss[0] (sum) or dloss[0] / n (mean). s = 0 with the mean gives the same bits */ \
+  /* as softmax_xent_forward/backward on the cpu.                                       */ \
+  void softmax_xent_smooth_forward(int n, int classes, const float* logits,               \
+                                   const int32_t* labels, float smoothing, bool sum,      \
+                                   float* probs, float* loss);                            \
+  void softmax_xent_smooth_backward(int n, int classes, const float* probs,               \
+                                    const int32_t* labels, float smoothing, bool sum,     \
+                                    const float* dloss, float* dlogits);
 
 namespace cudalab {
 namespace cpu {

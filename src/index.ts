@@ -15,3 +15,5 @@ export { Adam, SGD, type Optimizer, type OptimizerState, type AdamOptions, type 
 export { modelNames, createModel, describeModel, modelParameterCount } from './models';
 export { Generator, type GeneratorState } from './random';
 export { native, type DeviceName } from './native';
+export { gelu, globalAvgPool2d, type CrossEntropyOptions } from './ops';
+export { GELU, AdaptiveAvgPool2d, Mul } from './nn';

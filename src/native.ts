@@ -216,6 +216,19 @@ export interface Addon {
   batchNorm2dBackward(n: number, c: number, hw: number, x: NativeStorage, dy: NativeStorage, mean: NativeStorage,
                       invstd: NativeStorage, weight: NativeStorage | null, batchStats: boolean, dx: NativeStorage,
                       dweight: NativeStorage | null, dbias: NativeStorage | null): void;
+
+  /** gelu, exact (erf) form; the backward reads the forward input x */
+  geluForward(n: number, x: NativeStorage, y: NativeStorage): void;
+  geluBackward(n: number, dy: NativeStorage, x: NativeStorage, dx: NativeStorage): void;
+
+  /**
+   * softmax cross-entropy with label smoothing in [0, 1] (target (1 - s) * onehot + s / classes);
+   * sum: the loss is the sum over rows, else their mean
+   */
+  softmaxXentSmoothForward(n: number, classes: number, logits: NativeStorage, labels: NativeStorage, smoothing: number,
+                           sum: boolean, probs: NativeStorage, loss: NativeStorage): void;
+  softmaxXentSmoothBackward(n: number, classes: number, probs: NativeStorage, labels: NativeStorage, smoothing: number,
+                            sum: boolean, dloss: NativeStorage, dlogits: NativeStorage): void;
 }
 
 /** the error every native call throws on bad input; code is stable, message is for people */

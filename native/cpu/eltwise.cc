@@ -5,6 +5,7 @@
 // __restrict here.
 #include <cstdint>
 
+#include "common/gelu_formula.h"
 #include "cpu/parallel.h"
 #include "ops.h"
 
@@ -86,6 +87,19 @@ void bias_add(int outer, int channels, int inner, const float* x, const float* b
       float* yr = y + row * inner;
       for (int i = 0; i < inner; i++) yr[i] = xr[i] + b;
     }
+  });
+}
+
+// common/gelu_formula.h is branch-free float arithmetic: these loops vectorise
+void gelu_forward(int64_t n, const float* x, float* y) {
+  for_chunks(n, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) y[i] = gelu_forward_at(x[i]);
+  });
+}
+
+void gelu_backward(int64_t n, const float* dy, const float* x, float* dx) {
+  for_chunks(n, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) dx[i] = gelu_backward_at(dy[i], x[i]);
   });
 }
 

@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/xent_formula.h"
 #include "cpu/parallel.h"
 #include "ops.h"
 
@@ -53,6 +54,51 @@ void softmax_xent_backward(int n, int classes, const float* probs, const int32_t
       for (int j = 0; j < classes; j++) d[j] = p[j] * g;
       const int32_t label = labels[i];
       if (label >= 0 && label < classes) d[label] = (p[label] - 1.0f) * g;
+    }
+  });
+}
+
+// the smoothed loss, as softmax_xent_forward with the extra sum of the
+// shifted logits per row; the reduction's sum is in row order, like the mean
+void softmax_xent_smooth_forward(int n, int classes, const float* logits, const int32_t* labels, float smoothing,
+                                 bool sum, float* probs, float* loss) {
+  std::vector<double> row_loss(n);
+  parallel_for(0, n, row_grain(classes), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
+      const float* x = logits + i * classes;
+      float* p = probs + i * classes;
+      float max = x[0];
+      for (int j = 1; j < classes; j++) max = x[j] > max ? x[j] : max;
+      double total = 0.0, shifted = 0.0;
+      for (int j = 0; j < classes; j++) {
+        p[j] = std::exp(x[j] - max);
+        total += p[j];
+        shifted += (double)x[j] - (double)max;
+      }
+      const float inv = (float)(1.0 / total);
+      for (int j = 0; j < classes; j++) p[j] *= inv;
+      const int32_t label = labels[i];
+      row_loss[i] = label >= 0 && label < classes
+                        ? smooth_row_loss(std::log(total), (double)x[label] - (double)max, shifted, smoothing, classes)
+                        : std::numeric_limits<double>::quiet_NaN();
+    }
+  });
+  double total = 0.0;
+  for (int i = 0; i < n; i++) total += row_loss[i];
+  loss[0] = (float)(sum ? total : total / n);
+}
+
+void softmax_xent_smooth_backward(int n, int classes, const float* probs, const int32_t* labels, float smoothing,
+                                  bool sum, const float* dloss, float* dlogits) {
+  const float g = sum ? dloss[0] : dloss[0] / (float)n;
+  const SmoothTarget t = smooth_target(smoothing, classes);
+  parallel_for(0, n, row_grain(classes), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
+      const float* p = probs + i * classes;
+      float* d = dlogits + i * classes;
+      for (int j = 0; j < classes; j++) d[j] = (p[j] - t.off) * g;
+      const int32_t label = labels[i];
+      if (label >= 0 && label < classes) d[label] = (p[label] - t.on) * g;
     }
   });
 }

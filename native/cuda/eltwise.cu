@@ -5,6 +5,7 @@
 // same thread.
 #include <cstdint>
 
+#include "common/gelu_formula.h"
 #include "cuda/context.cuh"
 #include "ops.h"
 
@@ -73,6 +74,13 @@ struct Axpby {
   __device__ float operator()(float a, float b) const { return alpha * a + beta * b; }
 };
 
+struct Gelu {
+  __device__ float operator()(float x) const { return gelu_forward_at(x); }
+};
+struct GeluBackward {  // (dy, x)
+  __device__ float operator()(float dy, float x) const { return gelu_backward_at(dy, x); }
+};
+
 template <class F>
 void unary(const char* what, int64_t n, const float* x, float* out, F f) {
   if (n <= 0) return;
@@ -122,6 +130,12 @@ void bias_add(int outer, int channels, int inner, const float* x, const float* b
   if (total <= 0) return;
   bias_add_kernel<<<grid_for(total, kThreads), kThreads, 0, stream()>>>(total, channels, inner, x, bias, y);
   CUDA_CHECK_LAUNCH("bias_add");
+}
+
+void gelu_forward(int64_t n, const float* x, float* y) { unary("gelu_forward", n, x, y, Gelu{}); }
+
+void gelu_backward(int64_t n, const float* dy, const float* x, float* dx) {
+  binary("gelu_backward", n, dy, x, dx, GeluBackward{});
 }
 
 }  // namespace cuda

@@ -8,3 +8,6 @@ export { Flatten } from './flatten';
 export { Dropout } from './dropout';
 export { Sequential } from './sequential';
 export { BatchNorm2d, type BatchNorm2dOptions } from './norm';
+export { GELU } from './activation';
+export { AdaptiveAvgPool2d } from './pool';
+export { Mul } from './mul';

@@ -92,3 +92,18 @@ export function relu(x: Tensor): Tensor {
     accumulate(x, dx);
   });
 }
+
+/**
+ * gelu, exact (erf) form, PyTorch's default: x * Phi(x), Phi the standard
+ * normal's distribution function. the backward reads the input x
+ */
+export function gelu(x: Tensor): Tensor {
+  checkTensor('gelu', 'input', x);
+  const out = Tensor.empty(x.shape, { device: x.device });
+  call('gelu', () => native().geluForward(x.numel, x.storage('gelu'), out.storage('gelu')));
+  return record(out, 'gelu', [x], (g) => {
+    const dx = Tensor.empty(x.shape, { device: x.device });
+    native().geluBackward(x.numel, g.storage('gelu backward'), x.storage('gelu backward', 'input'), dx.storage('gelu backward'));
+    accumulate(x, dx);
+  });
+}

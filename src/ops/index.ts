@@ -9,3 +9,6 @@ export { dropout } from './dropout';
 export { crossEntropy, correctCount, argmax } from './loss';
 export { augmentImages, shiftFlipImages, augments, FLIP_MODES, type Augmentation, type FlipMode } from './augment';
 export { batchNorm2d, type BatchNormOptions } from './norm';
+export { gelu } from './elementwise';
+export { globalAvgPool2d } from './pool';
+export { type CrossEntropyOptions } from './loss';

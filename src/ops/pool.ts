@@ -1,5 +1,6 @@
 // 2-d max and average pooling, square windows, PyTorch's defaults: stride =
-// kernel, floor mode, padding as -inf (max) or zeros counted in the divisor (avg).
+// kernel, floor mode, padding as -inf (max) or zeros counted in the divisor
+// (avg); and the global average pool, one window over each whole plane.
 import { native, type NativeError, type PoolShape } from '../native';
 import { CudalabError, fromNative } from '../errors';
 import { Tensor, formatShape } from '../tensor';
@@ -44,12 +45,28 @@ export function maxPool2d(x: Tensor, kernel: number, stride?: number, padding?: 
 
 /** mean over kernel x kernel windows */
 export function avgPool2d(x: Tensor, kernel: number, stride?: number, padding?: number): Tensor {
-  const s = poolShape('avgPool2d', x, kernel, stride, padding);
+  return averagePool('avgPool2d', x, poolShape('avgPool2d', x, kernel, stride, padding));
+}
+
+/**
+ * the mean over each whole plane: [N, C, H, W] -> [N, C, 1, 1], PyTorch's
+ * adaptive_avg_pool2d(x, 1) (one window the size of the input, any H and W)
+ */
+export function globalAvgPool2d(x: Tensor): Tensor {
+  checkTensor('globalAvgPool2d', 'input', x);
+  checkRank('globalAvgPool2d', 'input', x, 4, '[N, C, H, W]');
+  const [n, c, h, w] = x.shape;
+  if (h < 1 || w < 1) throw new CudalabError('ERR_SHAPE', `globalAvgPool2d: the input planes are empty (input shape ${formatShape(x.shape)})`);
+  const s: PoolShape = { n, c, h, w, kh: h, kw: w, strideH: h, strideW: w, padH: 0, padW: 0, p: 1, q: 1 };
+  return averagePool('globalAvgPool2d', x, s);
+}
+
+function averagePool(op: string, x: Tensor, s: PoolShape): Tensor {
   const out = Tensor.empty([s.n, s.c, s.p, s.q], { device: x.device });
-  call('avgPool2d', () => native().avgpool2dForward(s, x.storage('avgPool2d'), out.storage('avgPool2d')));
-  return record(out, 'avgPool2d', [x], (g) => {
+  call(op, () => native().avgpool2dForward(s, x.storage(op), out.storage(op)));
+  return record(out, op, [x], (g) => {
     const dx = Tensor.empty(x.shape, { device: x.device });
-    native().avgpool2dBackward(s, g.storage('avgPool2d backward'), dx.storage('avgPool2d backward'));
+    native().avgpool2dBackward(s, g.storage(`${op} backward`), dx.storage(`${op} backward`));
     accumulate(x, dx);
   });
 }

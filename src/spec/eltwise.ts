@@ -1,10 +1,12 @@
 // the elementwise ops (native/cpu/eltwise.cc, native/cuda/eltwise.cu): relu
-// forward and backward, add, mul, scale, axpby, bias_add and fill. sizes sit
+// forward and backward, add, mul, scale, axpby, bias_add, fill and gelu
+// forward and backward (against a float64 erf, src/spec/erf.ts). sizes sit
 // around the vector widths (7, 8, 9, 15, 16, 17), just under and over the
 // cpu's 32768-element chunks, at n = 1, and at the models' layer shapes.
 // scalars reach the kernels as float32, so the references round them first.
 import type { OpSpec } from './types';
 import { UNIT_ROUNDOFF, f32 } from './float32';
+import { normalCdf, normalPdf } from './erf';
 
 interface Flat {
   n: number;
@@ -213,4 +215,63 @@ export const fill: OpSpec<FillCase> = {
   tolerance: { reference: 0, backends: 0 },
 };
 
-export const eltwiseSpecs = [reluForward, reluBackward, add, mul, scale, axpby, biasAdd, fill];
+interface GeluCase extends Flat {
+  /** inputs uniform in [-spread, spread]: 6 by default (erf's whole bend); large ones saturate */
+  spread?: number;
+}
+
+const geluCases: GeluCase[] = [...flat, { n: 1023, spread: 0.5 }, { n: 4099, spread: 30 }];
+const geluLabel = (p: GeluCase): string => `n${p.n}${p.spread ? ` x +-${p.spread}` : ''}`;
+
+// airbench94's first conv group at batch 128 and 256 (64 x 32 x 32 per image)
+const geluBench = [{ n: 128 * 64 * 32 * 32 }, { n: 256 * 64 * 32 * 32 }];
+
+/** gelu in float64: x * Phi(x), Phi from a float64 erf */
+export const geluRef = (x: number): number => x * normalCdf(x);
+/** its derivative: Phi(x) + x * pdf(x) */
+export const geluDerivativeRef = (x: number): number => normalCdf(x) + x * normalPdf(x);
+
+export const geluForward: OpSpec<GeluCase> = {
+  name: 'gelu',
+  family: 'eltwise',
+  cases: geluCases,
+  label: geluLabel,
+  inputs: (p, rng) => ({ x: rng.floats(p.n, -(p.spread ?? 6), p.spread ?? 6) }),
+  outputs: (p) => ({ y: { length: p.n, dtype: 'f32' } }),
+  call: (addon, p, s) => addon.geluForward(p.n, s.x, s.y),
+  reference: (p, { x }) => ({ y: map(p.n, (i) => geluRef(x[i])) }),
+  // phi by a fit good to 1.2e-7 (2 roundings), evaluated in float with the
+  // exponent's rounding carried along, then the product: measured element by
+  // element over [-18, 18], within 7.3 roundings (tests/native/eltwise.test.ts);
+  // 8. the backends run the same float operations (common/gelu_formula.h):
+  // bit for bit
+  tolerance: { reference: 8 * UNIT_ROUNDOFF, backends: 0 },
+  gradient: {
+    cases: (p) => SMALL(p),
+    of: 'y',
+    wrt: { x: 'dx' },
+    call: (addon, p, s) => addon.geluBackward(p.n, s.dy, s.x, s.dx),
+    // float32 derivative (~1e-6 of the largest) against differences of a smooth float64 function (~1e-10)
+    tolerance: 1e-5,
+  },
+  bench: { cases: geluBench, flops: (p) => 20 * p.n, bytes: (p) => 8 * p.n, torch: (p) => ({ op: 'gelu', n: p.n }) },
+};
+
+export const geluBackward: OpSpec<GeluCase> = {
+  name: 'gelu_bwd',
+  family: 'eltwise',
+  cases: geluCases,
+  label: geluLabel,
+  inputs: (p, rng) => ({ dy: rng.floats(p.n, -1, 1), x: rng.floats(p.n, -(p.spread ?? 6), p.spread ?? 6) }),
+  outputs: (p) => ({ dx: { length: p.n, dtype: 'f32' } }),
+  call: (addon, p, s) => addon.geluBackward(p.n, s.dy, s.x, s.dx),
+  reference: (p, { dy, x }) => ({ dx: map(p.n, (i) => dy[i] * geluDerivativeRef(x[i])) }),
+  // phi and x * pdf(x), each to a few roundings, their sum (which cancels
+  // near x = -0.75: relative to the largest output that costs little) and the
+  // product by dy: measured on the cpu, 10 roundings at most; 16. the
+  // backends run the same float operations: bit for bit
+  tolerance: { reference: 16 * UNIT_ROUNDOFF, backends: 0 },
+  bench: { cases: geluBench, flops: (p) => 30 * p.n, bytes: (p) => 12 * p.n, torch: (p) => ({ op: 'gelu_bwd', n: p.n }) },
+};
+
+export const eltwiseSpecs = [reluForward, reluBackward, add, mul, scale, axpby, biasAdd, fill, geluForward, geluBackward];

@@ -4,7 +4,7 @@
 // (1000), more rows than a warp, and huge logits whose probabilities underflow
 // (the loss must stay finite there: -log p = log(sum) - (x[label] - max)).
 import type { OpSpec } from './types';
-import { UNIT_ROUNDOFF } from './float32';
+import { UNIT_ROUNDOFF, f32 } from './float32';
 
 type Vec = ArrayLike<number>;
 
@@ -110,6 +110,116 @@ export const softmaxXentBackward: OpSpec<LossCase> = {
   tolerance: { reference: 4 * UNIT_ROUNDOFF, backends: 0 },
 };
 
+/**
+ * cross-entropy against the label-smoothed target (1 - s) * onehot + s / classes,
+ * PyTorch's definition, in float64: per row, -sum over j of target[j] * log p[j],
+ * with log p[j] = (x[j] - max) - log(sum); the sum over rows or their mean
+ */
+export function smoothXentRef(
+  n: number, classes: number, logits: Vec, labels: Vec, smoothing: number, reduction: 'mean' | 'sum',
+): { probs: Float64Array; loss: number } {
+  const probs = new Float64Array(n * classes);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    let max = -Infinity;
+    for (let j = 0; j < classes; j++) max = Math.max(max, logits[i * classes + j]);
+    let sum = 0;
+    for (let j = 0; j < classes; j++) sum += Math.exp(logits[i * classes + j] - max);
+    const logSum = Math.log(sum);
+    for (let j = 0; j < classes; j++) {
+      const shifted = logits[i * classes + j] - max;
+      probs[i * classes + j] = Math.exp(shifted) / sum;
+      const target = (j === labels[i] ? 1 - smoothing : 0) + smoothing / classes;
+      total -= target * (shifted - logSum);
+    }
+  }
+  return { probs, loss: reduction === 'sum' ? total : total / n };
+}
+
+interface SmoothCase extends LossCase {
+  smoothing: number;
+  reduction: 'mean' | 'sum';
+}
+
+// airbench's 0.2 with the mean, the sum (airbench sums its loss), none with
+// either reduction, and the whole target uniform (1)
+const SMOOTHINGS: Array<[number, 'mean' | 'sum']> = [[0.2, 'mean'], [0.2, 'sum'], [0, 'sum'], [0.1, 'mean'], [1, 'mean'], [0, 'mean']];
+const SMOOTH_CASES: SmoothCase[] = [
+  ...SHAPES.map((shape, i) => {
+    const [smoothing, reduction] = SMOOTHINGS[i % SMOOTHINGS.length];
+    return { ...shape, smoothing, reduction };
+  }),
+  { n: 2, classes: 3, spread: 1000, smoothing: 0.2, reduction: 'mean' },
+  { n: 64, classes: 10, spread: 90, smoothing: 0.2, reduction: 'sum' },
+];
+const smoothLabel = (p: SmoothCase): string => `${lossLabel(p)} smoothing ${p.smoothing} ${p.reduction}`;
+// the kernels take the smoothing as float32
+const smoothTarget = (p: SmoothCase, j: number, label: number): number =>
+  (j === label ? 1 - f32(p.smoothing) : 0) + f32(p.smoothing) / p.classes;
+
+export const softmaxXentSmoothForward: OpSpec<SmoothCase> = {
+  name: 'softmax_xent_smooth',
+  family: 'loss',
+  cases: SMOOTH_CASES,
+  label: smoothLabel,
+  inputs: (p, rng) => ({ logits: rng.floats(p.n * p.classes, -(p.spread ?? 4), p.spread ?? 4), labels: rng.ints(p.n, p.classes) }),
+  outputs: (p) => ({ probs: { length: p.n * p.classes, dtype: 'f32' }, loss: { length: 1, dtype: 'f32' } }),
+  call: (addon, p, s) =>
+    addon.softmaxXentSmoothForward(p.n, p.classes, s.logits, s.labels, p.smoothing, p.reduction === 'sum', s.probs, s.loss),
+  reference(p, { logits, labels }) {
+    const r = smoothXentRef(p.n, p.classes, logits, labels, f32(p.smoothing), p.reduction);
+    return { probs: r.probs, loss: Float64Array.of(r.loss) };
+  },
+  // the probabilities as softmax_xent's; the loss is taken and reduced in
+  // double and rounded once (the smoothing term adds a sum of the shifted
+  // logits, in double too). the backends' exp differ as for softmax_xent
+  tolerance: { reference: 1e-6, backends: 1e-5 },
+  gradient: {
+    cases: (p) => p.n * p.classes <= 1280,
+    of: 'loss',
+    wrt: { logits: 'dlogits' },
+    call: (addon, p, s) =>
+      addon.softmaxXentSmoothBackward(p.n, p.classes, s.probs, s.labels, p.smoothing, p.reduction === 'sum', s.dloss, s.dlogits),
+    // (p - target) * g from the float32 probabilities against differences of a smooth float64 loss
+    tolerance: 1e-5,
+  },
+  bench: {
+    // airbench94's batch of 1024 and an evaluation batch
+    cases: [{ n: 1024, classes: 10, smoothing: 0.2, reduction: 'sum' }, { n: 5000, classes: 10, smoothing: 0.2, reduction: 'sum' }],
+    flops: (p) => 6 * p.n * p.classes,
+    bytes: (p) => 4 * (2 * p.n * p.classes + p.n),
+  },
+};
+
+export const softmaxXentSmoothBackward: OpSpec<SmoothCase> = {
+  name: 'softmax_xent_smooth_bwd',
+  family: 'loss',
+  cases: SMOOTH_CASES.filter((p) => !p.spread),
+  label: smoothLabel,
+  inputs(p, rng) {
+    return { probs: rng.floats(p.n * p.classes, 0, 1), labels: rng.ints(p.n, p.classes), dloss: rng.floats(1, 0.5, 2) };
+  },
+  outputs: (p) => ({ dlogits: { length: p.n * p.classes, dtype: 'f32' } }),
+  call: (addon, p, s) =>
+    addon.softmaxXentSmoothBackward(p.n, p.classes, s.probs, s.labels, p.smoothing, p.reduction === 'sum', s.dloss, s.dlogits),
+  reference(p, { probs, labels, dloss }) {
+    const d = new Float64Array(p.n * p.classes);
+    const g = p.reduction === 'sum' ? dloss[0] : dloss[0] / p.n;
+    for (let i = 0; i < p.n; i++)
+      for (let j = 0; j < p.classes; j++) d[i * p.classes + j] = (probs[i * p.classes + j] - smoothTarget(p, j, labels[i])) * g;
+    return { dlogits: d };
+  },
+  // the target's two values (rounded once from double), dloss / n, p - target
+  // and the product: four roundings of the element (5 leaves room); cuda
+  // rounds the same operations from the same target values: bit for bit
+  tolerance: { reference: 5 * UNIT_ROUNDOFF, backends: 0 },
+  bench: {
+    cases: [{ n: 1024, classes: 10, smoothing: 0.2, reduction: 'sum' }],
+    flops: (p) => 2 * p.n * p.classes,
+    bytes: (p) => 4 * (2 * p.n * p.classes + p.n),
+  },
+};
+
 interface ArgmaxCase {
   n: number;
   classes: number;
@@ -163,4 +273,4 @@ export const correctCount: OpSpec<ArgmaxCase> = {
   tolerance: { reference: 0, backends: 0 },
 };
 
-export const lossSpecs = [softmaxXentForward, softmaxXentBackward, argmax, correctCount];
+export const lossSpecs = [softmaxXentForward, softmaxXentBackward, argmax, correctCount, softmaxXentSmoothForward, softmaxXentSmoothBackward];

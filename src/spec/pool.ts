@@ -109,6 +109,16 @@ const CASES: PoolCase[] = [
   { s: poolShape(8, 32, 16, 16, 2, 2), layer: 'seedcnn pool2' },
   { s: poolShape(1, 32, 32, 32, 2, 2), layer: 'ptcnn pool1' },
   { s: poolShape(4, 64, 16, 16, 2, 2), layer: 'ptcnn pool2' },
+  // kernel 3 stride 3 in floor mode: 8x8 -> 2x2 and airbench94's last pool,
+  // 4x4 -> 1x1 (the window leaves the last row and column out); resnet18's
+  // average pool of 4 on 4x4; a global pool over a non-square plane; the first
+  // two small enough for central differences
+  { s: poolShape(2, 3, 8, 8, 3, 3), layer: 'k3 s3' },
+  { s: poolShape(2, 4, 4, 4, 3, 3), layer: 'airbench94 pool' },
+  { s: poolShape(8, 256, 4, 4, 3, 3), layer: 'airbench94 pool' },
+  { s: poolShape(2, 8, 4, 4, 4, 4), layer: 'resnet18 avgpool' },
+  { s: poolShape(8, 512, 4, 4, 4, 4), layer: 'resnet18 avgpool' },
+  { s: poolShape(2, 3, 3, 5, 3, 5), layer: 'global' },
 ];
 
 function label(p: PoolCase): string {

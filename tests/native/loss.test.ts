@@ -1,10 +1,11 @@
 // the fused softmax cross-entropy, argmax and correct_count on the cpu
 // backend, beyond their values (src/spec/loss.ts checks those, huge logits
 // and ties included, on every backend): the same bits on 1 and 2 threads (the
-// mean loss is a fixed-order sum).
+// mean loss is a fixed-order sum); the smoothed op with no smoothing and the
+// mean gives the unsmoothed op's bits; its smoothing is held to [0, 1].
 import { describe, it } from 'vitest';
 import { expectSameBits } from '../helpers/compare';
-import { addon, useScopes, withThreads } from '../helpers/native';
+import { addon, expectNativeError, useScopes, withThreads } from '../helpers/native';
 import { Rng } from '../helpers/rng';
 
 const scopes = useScopes();
@@ -26,5 +27,56 @@ describe('softmax cross-entropy (cpu)', () => {
       });
     const one = run(1), two = run(2);
     ['probs', 'loss', 'dlogits', 'argmax', 'count'].forEach((name, i) => expectSameBits(one[i], two[i], `${name} 1 vs 2 threads`));
+  });
+});
+
+describe('softmax cross-entropy with label smoothing (cpu)', () => {
+  const [n, classes] = [300, 10];
+  const setup = (seed: number) => {
+    const rng = new Rng(seed);
+    return { logits: scopes.cpu.floats(rng.floats(n * classes, -5, 5)), labels: scopes.cpu.ints(rng.labels(n, classes)) };
+  };
+
+  it('gives the unsmoothed bits at smoothing 0 with the mean (loss, probabilities and gradient)', () => {
+    const cpu = scopes.cpu;
+    const { logits, labels } = setup(54);
+    const dloss = cpu.floats(Float32Array.of(1.375));
+    const plain = [cpu.out(n * classes), cpu.out(1), cpu.out(n * classes)];
+    addon.softmaxXentForward(n, classes, logits, labels, plain[0], plain[1]);
+    addon.softmaxXentBackward(n, classes, plain[0], labels, dloss, plain[2]);
+    const smooth = [cpu.out(n * classes), cpu.out(1), cpu.out(n * classes)];
+    addon.softmaxXentSmoothForward(n, classes, logits, labels, 0, false, smooth[0], smooth[1]);
+    addon.softmaxXentSmoothBackward(n, classes, smooth[0], labels, 0, false, dloss, smooth[2]);
+    ['probs', 'loss', 'dlogits'].forEach((name, i) => expectSameBits(cpu.read(plain[i]), cpu.read(smooth[i]), name));
+  });
+
+  it('gives the same bits on 1 and 2 threads', () => {
+    const cpu = scopes.cpu;
+    const { logits, labels } = setup(55);
+    const run = (threads: number) =>
+      withThreads(threads, () => {
+        const probs = cpu.out(n * classes), loss = cpu.out(1), d = cpu.out(n * classes);
+        addon.softmaxXentSmoothForward(n, classes, logits, labels, 0.2, true, probs, loss);
+        addon.softmaxXentSmoothBackward(n, classes, probs, labels, 0.2, true, loss, d);
+        return [cpu.read(probs), cpu.read(loss), cpu.read(d)];
+      });
+    const one = run(1), two = run(2);
+    ['probs', 'loss', 'dlogits'].forEach((name, i) => expectSameBits(one[i], two[i], `${name} 1 vs 2 threads`));
+  });
+
+  it('rejects a smoothing outside [0, 1] and labels outside the classes', () => {
+    const cpu = scopes.cpu;
+    const { logits, labels } = setup(56);
+    for (const smoothing of [-0.1, 1.5, NaN]) {
+      expectNativeError(
+        () => addon.softmaxXentSmoothForward(n, classes, logits, labels, smoothing, false, cpu.out(n * classes), cpu.out(1)),
+        'ERR_ARG', 'smoothing',
+      );
+    }
+    const bad = cpu.ints(Int32Array.from({ length: n }, (_, i) => (i === 7 ? classes : 0)));
+    expectNativeError(
+      () => addon.softmaxXentSmoothForward(n, classes, logits, bad, 0.2, false, cpu.out(n * classes), cpu.out(1)),
+      'ERR_ARG', 'labels[7] = 10',
+    );
   });
 });
