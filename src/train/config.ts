@@ -8,6 +8,7 @@
 import path from 'path';
 import type { DeviceName } from '../native';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/create';
+import { isModelPath, modelLabel, resolveModelFile } from '../models/model-file';
 
 export type DeviceChoice = 'auto' | DeviceName;
 export const deviceChoices: DeviceChoice[] = ['auto', 'cpu', 'cuda'];
@@ -207,6 +208,23 @@ const keepCount: Kind<number | 'all'> = {
   },
 };
 
+/** a built-in model's name, or a model file (./my-net.js), which becomes its absolute path */
+const modelExpected = (ctx: ParseContext) => `one of ${ctx.models.join(', ')}, or a model file (./my-net.js)`;
+const modelChoice: Kind<string> = {
+  expected: modelExpected,
+  placeholder: '<name|file>',
+  inHelp: true,
+  parse(value, argument, ctx) {
+    if (typeof value === 'string' && isModelPath(value)) {
+      const resolved = resolveModelFile(value);
+      if ('problem' in resolved) throw new ConfigError(argument, `${argument} must be a model file, got ${show(value)}: ${resolved.problem}`);
+      return resolved.file;
+    }
+    if (typeof value !== 'string' || !ctx.models.includes(value)) fail(argument, `one of ${ctx.models.join(', ')}`, value, ' (or a model file, such as ./my-net.js)');
+    return value;
+  },
+};
+
 // ---- the table -----------------------------------------------------------
 
 export interface FieldSpec<T = unknown> {
@@ -233,7 +251,7 @@ const TABLE: FieldTable = {
   lr: { kind: real({ min: 0, above: true }), help: 'learning rate', example: '0.001', resume: false, saved: true, experiments: 'entry' },
   batch: { kind: integer(1, 1 << 20), help: 'batch size', example: '64', resume: false, saved: true, experiments: 'entry' },
   epochs: { kind: integer(1, 100_000), default: 3, help: 'epochs', resume: true, saved: true, experiments: 'both' },
-  model: { kind: choice((ctx) => ctx.models, '<name>'), default: 'seedcnn', help: 'model', resume: false, saved: true, experiments: 'entry' },
+  model: { kind: modelChoice, default: 'seedcnn', help: 'model', resume: false, saved: true, experiments: 'entry' },
   device: {
     kind: choice(() => deviceChoices, '<device>'),
     default: 'auto',
@@ -333,7 +351,7 @@ export function checkField<K extends keyof RunSettings>(
 
 /** the default run name: every setting that tells two seed experiments apart */
 export function defaultRunName(c: { model: string; lr: number; batch: number; seed: number; augment?: boolean; optimizer?: OptimizerName }): string {
-  return `${c.model}-lr${c.lr}-b${c.batch}-s${c.seed}${c.augment ? '-aug' : ''}${c.optimizer && c.optimizer !== 'adam' ? `-${c.optimizer}` : ''}`;
+  return `${modelLabel(c.model)}-lr${c.lr}-b${c.batch}-s${c.seed}${c.augment ? '-aug' : ''}${c.optimizer && c.optimizer !== 'adam' ? `-${c.optimizer}` : ''}`;
 }
 
 /**
