@@ -26,30 +26,46 @@ export function patchCovariance(images: ArrayLike<number>, shape: readonly numbe
     throw new CudalabError('ERR_SHAPE', `patchCovariance: ${images.length} values do not fill shape ${formatShape(shape)}`);
   }
   if (n < 1) throw new CudalabError('ERR_ARG', 'patchCovariance: no images');
+  // one array type keeps the loop below monomorphic (the images are float32 tensors anyway)
+  const x = images instanceof Float32Array ? images : Float32Array.from(images);
   const d = c * k * k;
-  const sums = new Float64Array(d * d);
-  const patch = new Float64Array(d);
-  for (let img = 0; img < n; img++) {
-    const base = img * c * h * w;
-    for (let y = 0; y + k <= h; y++) {
-      for (let x = 0; x + k <= w; x++) {
-        for (let ch = 0; ch < c; ch++) {
-          for (let dy = 0; dy < k; dy++) {
-            for (let dx = 0; dx < k; dx++) patch[(ch * k + dy) * k + dx] = images[base + (ch * h + y + dy) * w + x + dx];
-          }
-        }
-        for (let i = 0; i < d; i++) {
-          const pi = patch[i];
-          for (let j = i; j < d; j++) sums[i * d + j] += pi * patch[j];
-        }
-      }
+  const cov = new Float64Array(d * d);
+  // entry (a, b) sums the products of two shifted copies of the image planes:
+  // patch element a = (channel, dy, dx) at (y, x) is pixel (channel, y + dy, x + dx).
+  // one tight loop per pair, over rows, is far faster than gathering each patch
+  const offsetOf = (a: number) => {
+    const ch = Math.floor(a / (k * k)), dy = Math.floor(a / k) % k, dx = a % k;
+    return (ch * h + dy) * w + dx;
+  };
+  const rows = h - k + 1, cols = w - k + 1;
+  for (let a = 0; a < d; a++) {
+    const offA = offsetOf(a);
+    for (let b = a; b < d; b++) {
+      const offB = offsetOf(b);
+      cov[a * d + b] = cov[b * d + a] = planeProducts(x, n, c * h * w, offA, offB, rows, cols, w) / (n * rows * cols);
     }
   }
-  const count = n * (h - k + 1) * (w - k + 1);
-  for (let i = 0; i < d; i++) {
-    for (let j = i; j < d; j++) sums[i * d + j] = sums[j * d + i] = sums[i * d + j] / count;
+  return cov;
+}
+
+/** the sum over images, rows and columns of x[a + ...] * x[b + ...], in four float64 partial sums (no waiting on one) */
+function planeProducts(x: Float32Array, n: number, imageSize: number, offA: number, offB: number, rows: number, cols: number, w: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  const four = cols - (cols % 4);
+  for (let img = 0; img < n; img++) {
+    for (let y = 0; y < rows; y++) {
+      const ra = img * imageSize + offA + y * w, rb = img * imageSize + offB + y * w;
+      let col = 0;
+      for (; col < four; col += 4) {
+        s0 += x[ra + col] * x[rb + col];
+        s1 += x[ra + col + 1] * x[rb + col + 1];
+        s2 += x[ra + col + 2] * x[rb + col + 2];
+        s3 += x[ra + col + 3] * x[rb + col + 3];
+      }
+      for (; col < cols; col++) s0 += x[ra + col] * x[rb + col];
+    }
   }
-  return sums;
+  return s0 + s1 + s2 + s3;
 }
 
 /**
