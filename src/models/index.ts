@@ -86,6 +86,6 @@ export function modelParameterCount(name: string): number {
 export type { ModelSpec, LayerSpec } from './spec';
 export { BasicBlock, ResNet18, resnet18Parameters } from './resnet';
 export { Airbench94, ConvGroup, WHITENING_IMAGES, airbench94Parameters } from './airbench94';
-export { type ModelInit, type InitFromImages, imageInitOf } from './context';
+export { type ModelInit, type InitFromImages, imageInitOf, imagesForInit, initFromTrainingImages } from './context';
 export { isModelPath, modelLabel } from './model-file';
 export { loadUserModel, type UserModelContext, type UserModelFactory } from './user-model';

@@ -181,6 +181,28 @@ describe('the model setting', () => {
     expect(resumed.epochs[0]).toEqual(summary.epochs[0]);
   });
 
+  it('a fresh run gives a model that asks for them the first training images, normalised, at most --limit; a resume does not', async () => {
+    const calls = () => (globalThis as { imageInitCalls?: Array<{ shape: number[]; values: number[] }> }).imageInitCalls ?? [];
+    const before = calls().length;
+    const out = path.join(root, 'runs-init');
+    const train = (...more: string[]) => runCli('train', '--model', './tests/fixtures/user-model/image-init-net.js', '--lr', '0.001', '--batch', '16',
+      '--device', 'cpu', '--data', dataDir, '--out', out, '--no-download', '--json', ...more);
+    const r = await train('--epochs', '1', '--limit', '32');
+    expect(r.code, r.stderr).toBe(0);
+    expect(calls().length).toBe(before + 1);
+    const call = calls()[before];
+    // the model asks for 3; they are the first 3 training images as (v/255 - 0.5)/0.5, in float32
+    expect(call.shape).toEqual([3, 3, 32, 32]);
+    const split = makeSplit(40, 3);
+    expect(call.values).toEqual(Array.from(split.images.slice(0, 3 * 3072)).map((v) => Math.fround((v / 255 - 0.5) / 0.5)));
+    const again = await runCli('train', '--resume', path.join(out, 'image-init-net-lr0.001-b16-s0'), '--epochs', '2', '--json');
+    expect(again.code, again.stderr).toBe(0);
+    expect(calls().length).toBe(before + 1);
+    const limited = await train('--epochs', '1', '--limit', '2', '--name', 'limited');
+    expect(limited.code, limited.stderr).toBe(0);
+    expect(calls()[before + 1].shape).toEqual([2, 3, 32, 32]);
+  });
+
   it('cudalab train --model with a missing file is a usage error (exit 2) that names it', async () => {
     const r = await runCli('train', '--model', './missing-net.js', '--lr', '0.001', '--batch', '16', '--data', dataDir, '--out', path.join(root, 'x'), '--no-download');
     expect(r.code).toBe(2);
