@@ -1,9 +1,10 @@
 // the models by name, and models from the user's files. the built-in ones
 // have PyTorch's parameter names ("0.weight", "layer1.0.conv1.weight", ...),
 // so their checkpoints load in PyTorch.
+import path from 'path';
 import type { DeviceName } from '../native';
 import { CudalabError } from '../errors';
-import type { Generator } from '../random';
+import { Generator } from '../random';
 import type { Module } from '../nn';
 import { type ModelSpec, buildModel, countParameters, describeSpec } from './spec';
 import { seedcnn } from './seedcnn';
@@ -73,13 +74,24 @@ export function createModel(name: string, opts: { generator: Generator; device?:
   return entryOf(name).build({ generator: opts.generator, device: opts.device });
 }
 
-/** one line: the layers and the parameter count */
+/** one line: the layers and the parameter count (a model file's is built to count them) */
 export function describeModel(name: string): string {
+  if (typeof name === 'string' && isModelPath(name)) {
+    return `the model of ${path.resolve(name)}; ${modelParameterCount(name).toLocaleString('en-US')} parameters`;
+  }
   return entryOf(name).describe();
 }
 
-/** the number of parameters, without building the model */
+/** the number of parameters, without building the model (but a model file's, which is built on the cpu and freed) */
 export function modelParameterCount(name: string): number {
+  if (typeof name === 'string' && isModelPath(name)) {
+    const model = loadUserModel(name, { generator: new Generator(0) });
+    try {
+      return model.parameterCount();
+    } finally {
+      model.dispose();
+    }
+  }
   return entryOf(name).parameterCount();
 }
 

@@ -5,7 +5,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Conv2d, CudalabError, Generator, Linear, MaxPool2d, Flatten, ReLU, Sequential, Tensor, createModel, modelNames, noGrad, tidy } from '../../src';
+import { Conv2d, CudalabError, Generator, Linear, MaxPool2d, Flatten, ReLU, Sequential, Tensor, createModel, describeModel, modelNames, modelParameterCount, noGrad, tidy } from '../../src';
 import { isModelPath, modelLabel } from '../../src/models';
 import { zeroInit } from '../../src/nn/init';
 import { ConfigError, checkField, defaultRunName } from '../../src/train/config';
@@ -69,6 +69,8 @@ describe('a model file', () => {
     });
     model.dispose();
     direct.dispose();
+    expect(modelParameterCount(TINY)).toBe(4 * 27 + 4 + 2560 + 10);
+    expect(describeModel(TINY)).toBe(`the model of ${path.resolve(TINY)}; 2,682 parameters`);
   });
 
   it('an ES module\'s default export works too, with a Module of its own forward built from ctx.nn and ctx.ops', () => {
