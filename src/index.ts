@@ -12,7 +12,10 @@ export { batchNorm2d, type BatchNormOptions } from './ops';
 export { BatchNorm2d, type BatchNorm2dOptions } from './nn';
 export { Module, Conv2d, Linear, MaxPool2d, AvgPool2d, ReLU, Flatten, Dropout, Sequential } from './nn';
 export { Adam, SGD, type Optimizer, type OptimizerState, type AdamOptions, type SGDOptions } from './optim';
-export { modelNames, createModel, describeModel, modelParameterCount } from './models';
+export {
+  modelNames, createModel, describeModel, modelParameterCount, imageInitOf, ResNet18, BasicBlock, Airbench94, ConvGroup,
+  type InitFromImages, type UserModelContext, type UserModelFactory,
+} from './models';
 export { Generator, type GeneratorState } from './random';
 export { native, type DeviceName } from './native';
 export { gelu, globalAvgPool2d, type CrossEntropyOptions } from './ops';

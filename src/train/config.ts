@@ -8,6 +8,7 @@
 import path from 'path';
 import type { DeviceName } from '../native';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../optim/create';
+import { isModelPath, modelLabel, resolveModelFile } from '../models/model-file';
 import type { ParamGroupRule } from '../optim/groups';
 import { scheduleProblem, SCHEDULE_KINDS, type ScheduleSpec } from './schedule';
 import type { EmaSpec } from './ema';
@@ -325,6 +326,23 @@ function emaProblem(v: unknown): string | null {
 
 const ema = jsonValue<EmaSpec | null>('null or {every, decay, power}', '<json>', emaProblem);
 
+/** a built-in model's name, or a model file (./my-net.js), which becomes its absolute path */
+const modelExpected = (ctx: ParseContext) => `one of ${ctx.models.join(', ')}, or a model file (./my-net.js)`;
+const modelChoice: Kind<string> = {
+  expected: modelExpected,
+  placeholder: '<name|file>',
+  inHelp: true,
+  parse(value, argument, ctx) {
+    if (typeof value === 'string' && isModelPath(value)) {
+      const resolved = resolveModelFile(value);
+      if ('problem' in resolved) throw new ConfigError(argument, `${argument} must be a model file, got ${show(value)}: ${resolved.problem}`);
+      return resolved.file;
+    }
+    if (typeof value !== 'string' || !ctx.models.includes(value)) fail(argument, `one of ${ctx.models.join(', ')}`, value, ' (or a model file, such as ./my-net.js)');
+    return value;
+  },
+};
+
 // ---- the table -----------------------------------------------------------
 
 export interface FieldSpec<T = unknown> {
@@ -362,7 +380,7 @@ const TABLE: FieldTable = {
     saved: true,
     experiments: 'both',
   },
-  model: { kind: choice((ctx) => ctx.models, '<name>'), default: 'seedcnn', help: 'model', resume: false, saved: true, experiments: 'entry' },
+  model: { kind: modelChoice, default: 'seedcnn', help: 'model', resume: false, saved: true, experiments: 'entry' },
   device: {
     kind: choice(() => deviceChoices, '<device>'),
     default: 'auto',
@@ -577,7 +595,7 @@ export function defaultRunName(c: {
   translate?: number; flip?: FlipMode; cutout?: number;
 }): string {
   const device = `${c.translate ? `-t${c.translate}` : ''}${c.flip && c.flip !== 'none' ? `-${c.flip}` : ''}${c.cutout ? `-cut${c.cutout}` : ''}`;
-  return `${c.model}-lr${c.lr}-b${c.batch}-s${c.seed}${c.augment ? '-aug' : ''}${device}${c.optimizer && c.optimizer !== 'adam' ? `-${c.optimizer}` : ''}`;
+  return `${modelLabel(c.model)}-lr${c.lr}-b${c.batch}-s${c.seed}${c.augment ? '-aug' : ''}${device}${c.optimizer && c.optimizer !== 'adam' ? `-${c.optimizer}` : ''}`;
 }
 
 /**

@@ -14,7 +14,7 @@ import path from 'path';
 import { Tensor, tidy } from '../tensor';
 import { crossEntropy, correctCount } from '../ops';
 import { Generator } from '../random';
-import { createModel } from '../models';
+import { createModel, initFromTrainingImages } from '../models';
 import type { Module } from '../nn/module';
 import { createOptimizer, groupParameters, type Optimizer } from '../optim';
 import { DataLoader } from '../data/loader';
@@ -358,6 +358,8 @@ export async function trainRun(opts: TrainOptions): Promise<RunSummary> {
       writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
       progress.message(`resuming ${runDir} after epoch ${checkpoint.epoch} of ${config.epochs}`);
     } else {
+      // airbench94's whitening layer starts from the training images' patch statistics
+      initFromTrainingImages(model, opts.data.train, config.normalization, config.limit, device);
       writeJsonAtomic(path.join(runDir, CONFIG_FILE), config);
       writeMetrics(runDir, rows);
     }

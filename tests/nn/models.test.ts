@@ -15,8 +15,8 @@ const expectedCounts: Record<string, number> = {
 };
 
 describe('the models', () => {
-  it('are seedcnn (the default), ptcnn, tfcnn and tutorial', () => {
-    expect(modelNames).toEqual(['seedcnn', 'ptcnn', 'tfcnn', 'tutorial']);
+  it('are seedcnn (the default), ptcnn, tfcnn, tutorial, resnet18 and airbench94', () => {
+    expect(modelNames).toEqual(['seedcnn', 'ptcnn', 'tfcnn', 'tutorial', 'resnet18', 'airbench94']);
   });
 
   for (const name of Object.keys(expectedCounts)) {
@@ -61,7 +61,7 @@ describe('the models', () => {
       err = e as CudalabError;
     }
     expect(err?.code).toBe('ERR_MODEL');
-    expect(err?.message).toBe('unknown model "resnet"; the models are: seedcnn, ptcnn, tfcnn, tutorial');
+    expect(err?.message).toBe('unknown model "resnet"; the models are: seedcnn, ptcnn, tfcnn, tutorial, resnet18, airbench94, or a model file (./my-net.js)');
     expect(() => describeModel('toString')).toThrow(/unknown model "toString"/);
   });
 
