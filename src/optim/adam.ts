@@ -8,8 +8,8 @@ import { CudalabError } from '../errors';
 import type { Tensor } from '../tensor';
 import { call } from '../ops/check';
 import {
-  type Optimizer, type OptimizerState, type ParamGroup, type ParamGroupInput, checkHyper, copyBuffer, freeGrads, gradOf,
-  groupHyper, loadGroupHyper, onDeviceOf, parseBuffers, resolveGroups, stateBuffer,
+  GroupedOptimizer, type Optimizer, type OptimizerState, type ParamGroupInput, checkHyper, copyBuffer, freeGrads, gradOf,
+  groupHyper, loadGroupHyper, onDeviceOf, parseBuffers, stateBuffer,
 } from './optimizer';
 
 export interface AdamOptions {
@@ -23,14 +23,11 @@ export interface AdamOptions {
 
 const BELOW_ONE = 0.9999999403953552; // the largest float32 below 1
 
-export class Adam implements Optimizer {
+export class Adam extends GroupedOptimizer implements Optimizer {
   beta1: number;
   beta2: number;
   eps: number;
   decoupled: boolean;
-  readonly params: Tensor[];
-  readonly paramGroups: ParamGroup[];
-  private readonly groupOf: number[];
   private stepCount = 0;
   private readonly steps: number[];
   private readonly m: Array<Tensor | null>;
@@ -40,7 +37,7 @@ export class Adam implements Optimizer {
   constructor(params: Tensor[] | ParamGroupInput[], opts: AdamOptions = {}) {
     const lr = checkHyper('Adam', 'lr', opts.lr ?? 1e-3, 0, Infinity);
     const weightDecay = checkHyper('Adam', 'weightDecay', opts.weightDecay ?? 0, 0, Infinity);
-    ({ groups: this.paramGroups, params: this.params, groupOf: this.groupOf } = resolveGroups('Adam', params, { lr, weightDecay }));
+    super('Adam', params, { lr, weightDecay });
     const betas = opts.betas ?? [0.9, 0.999];
     if (!Array.isArray(betas) || betas.length !== 2) throw new CudalabError('ERR_ARG', 'Adam: betas must be a pair [beta1, beta2]');
     this.beta1 = checkHyper('Adam', 'betas[0]', betas[0], 0, BELOW_ONE);
@@ -52,22 +49,6 @@ export class Adam implements Optimizer {
     this.v = this.params.map(() => null);
   }
 
-  get lr(): number {
-    return this.paramGroups[0].lr;
-  }
-
-  set lr(v: number) {
-    for (const g of this.paramGroups) g.lr = v;
-  }
-
-  /** the first group's weight decay; setting it sets every group's */
-  get weightDecay(): number {
-    return this.paramGroups[0].weightDecay;
-  }
-
-  set weightDecay(v: number) {
-    for (const g of this.paramGroups) g.weightDecay = v;
-  }
 
   step(): void {
     this.paramGroups.forEach((g, i) => {

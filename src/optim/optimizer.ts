@@ -84,6 +84,38 @@ export function resolveGroups(
   return { groups, params, groupOf };
 }
 
+/**
+ * what Adam and SGD share: the parameter groups, and lr and weightDecay read
+ * from the first group and, when set, set on every group (PyTorch's
+ * optimizer.param_groups; a schedule sets each group's lr itself)
+ */
+export abstract class GroupedOptimizer {
+  readonly params: Tensor[];
+  readonly paramGroups: ParamGroup[];
+  /** each parameter's group index */
+  protected readonly groupOf: number[];
+
+  constructor(op: string, params: Tensor[] | ParamGroupInput[], defaults: { lr: number; weightDecay: number }) {
+    ({ groups: this.paramGroups, params: this.params, groupOf: this.groupOf } = resolveGroups(op, params, defaults));
+  }
+
+  get lr(): number {
+    return this.paramGroups[0].lr;
+  }
+
+  set lr(v: number) {
+    for (const g of this.paramGroups) g.lr = v;
+  }
+
+  get weightDecay(): number {
+    return this.paramGroups[0].weightDecay;
+  }
+
+  set weightDecay(v: number) {
+    for (const g of this.paramGroups) g.weightDecay = v;
+  }
+}
+
 /** the groups' lr and weight decay as state-dict hyperparameters: lr, weightDecay (group 0), lr.1, weightDecay.1, ... */
 export function groupHyper(groups: ParamGroup[]): Record<string, number> {
   const out: Record<string, number> = {};

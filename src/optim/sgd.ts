@@ -8,8 +8,8 @@ import { CudalabError } from '../errors';
 import { Tensor, keep } from '../tensor';
 import { call } from '../ops/check';
 import {
-  type Optimizer, type OptimizerState, type ParamGroup, type ParamGroupInput, checkHyper, copyBuffer, freeGrads, gradOf,
-  groupHyper, loadGroupHyper, onDeviceOf, parseBuffers, resolveGroups, stateBuffer,
+  GroupedOptimizer, type Optimizer, type OptimizerState, type ParamGroupInput, checkHyper, copyBuffer, freeGrads, gradOf,
+  groupHyper, loadGroupHyper, onDeviceOf, parseBuffers, stateBuffer,
 } from './optimizer';
 
 export interface SGDOptions {
@@ -20,13 +20,10 @@ export interface SGDOptions {
   nesterov?: boolean;
 }
 
-export class SGD implements Optimizer {
+export class SGD extends GroupedOptimizer implements Optimizer {
   momentum: number;
   dampening: number;
   nesterov: boolean;
-  readonly params: Tensor[];
-  readonly paramGroups: ParamGroup[];
-  private readonly groupOf: number[];
   private stepCount = 0;
   private readonly buffers: Array<Tensor | null>;
   // without momentum the kernel never touches its buffer, but it wants one:
@@ -38,7 +35,7 @@ export class SGD implements Optimizer {
     if (!opts || opts.lr === undefined) throw new CudalabError('ERR_ARG', 'SGD: lr is required (there is no default, as in PyTorch)');
     const lr = checkHyper('SGD', 'lr', opts.lr, 0, Infinity);
     const weightDecay = checkHyper('SGD', 'weightDecay', opts.weightDecay ?? 0, 0, Infinity);
-    ({ groups: this.paramGroups, params: this.params, groupOf: this.groupOf } = resolveGroups('SGD', params, { lr, weightDecay }));
+    super('SGD', params, { lr, weightDecay });
     this.momentum = checkHyper('SGD', 'momentum', opts.momentum ?? 0, 0, Infinity);
     this.dampening = checkHyper('SGD', 'dampening', opts.dampening ?? 0, -Infinity, Infinity);
     this.nesterov = opts.nesterov ?? false;
@@ -46,22 +43,6 @@ export class SGD implements Optimizer {
     this.buffers = this.params.map(() => null);
   }
 
-  get lr(): number {
-    return this.paramGroups[0].lr;
-  }
-
-  set lr(v: number) {
-    for (const g of this.paramGroups) g.lr = v;
-  }
-
-  /** the first group's weight decay; setting it sets every group's */
-  get weightDecay(): number {
-    return this.paramGroups[0].weightDecay;
-  }
-
-  set weightDecay(v: number) {
-    for (const g of this.paramGroups) g.weightDecay = v;
-  }
 
   private checkNesterov(): void {
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
