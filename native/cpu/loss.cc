@@ -15,51 +15,21 @@ namespace cpu {
 
 static int64_t row_grain(int classes) { return classes >= 4096 ? 1 : 4096 / classes; }
 
+// the plain loss is the smoothed one at smoothing 0 with the mean: the same
+// operations in the same order (smooth_row_loss at 0 is log(sum) - shifted
+// label logit, and the target is the one-hot), so the same bits
 void softmax_xent_forward(int n, int classes, const float* logits, const int32_t* labels, float* probs,
                           float* loss) {
-  std::vector<double> row_loss(n);
-  parallel_for(0, n, row_grain(classes), [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; i++) {
-      const float* x = logits + i * classes;
-      float* p = probs + i * classes;
-      float max = x[0];
-      for (int j = 1; j < classes; j++) max = x[j] > max ? x[j] : max;
-      // exp(x - max) <= 1, so the sum cannot overflow
-      double sum = 0.0;
-      for (int j = 0; j < classes; j++) {
-        p[j] = std::exp(x[j] - max);
-        sum += p[j];
-      }
-      const float inv = (float)(1.0 / sum);
-      for (int j = 0; j < classes; j++) p[j] *= inv;
-      // -log softmax[label] = log(sum) - (x[label] - max): exact even when the
-      // probability underflows to 0
-      const int32_t label = labels[i];
-      row_loss[i] = label >= 0 && label < classes ? std::log(sum) - ((double)x[label] - (double)max)
-                                                  : std::numeric_limits<double>::quiet_NaN();
-    }
-  });
-  double total = 0.0;
-  for (int i = 0; i < n; i++) total += row_loss[i];
-  loss[0] = (float)(total / n);
+  softmax_xent_smooth_forward(n, classes, logits, labels, 0.0f, false, probs, loss);
 }
 
 void softmax_xent_backward(int n, int classes, const float* probs, const int32_t* labels, const float* dloss,
                            float* dlogits) {
-  const float g = dloss[0] / (float)n;
-  parallel_for(0, n, row_grain(classes), [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; i++) {
-      const float* p = probs + i * classes;
-      float* d = dlogits + i * classes;
-      for (int j = 0; j < classes; j++) d[j] = p[j] * g;
-      const int32_t label = labels[i];
-      if (label >= 0 && label < classes) d[label] = (p[label] - 1.0f) * g;
-    }
-  });
+  softmax_xent_smooth_backward(n, classes, probs, labels, 0.0f, false, dloss, dlogits);
 }
 
-// the smoothed loss, as softmax_xent_forward with the extra sum of the
-// shifted logits per row; the reduction's sum is in row order, like the mean
+// the smoothed loss: per row (in double) log of the sum of exp(x - max) and
+// the shifted label logit and logit sum; the reduction's sum is in row order
 void softmax_xent_smooth_forward(int n, int classes, const float* logits, const int32_t* labels, float smoothing,
                                  bool sum, float* probs, float* loss) {
   std::vector<double> row_loss(n);
