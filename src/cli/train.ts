@@ -99,7 +99,7 @@ Examples:
       if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else {
         const tta = summary.test_accuracy_tta === null ? '' : `, ${(100 * summary.test_accuracy_tta).toFixed(2)}% with test-time augmentation (level ${summary.tta})`;
-        progress.message(`test accuracy ${(100 * summary.test_accuracy).toFixed(2)}%${tta} after ${summary.epochs.length} epochs; ${summary.run}`);
+        progress.message(`test accuracy ${(100 * summary.test_accuracy).toFixed(2)}%${tta} after ${summary.epochs_planned} epoch${summary.epochs_planned === 1 ? "" : "s"}; ${summary.run}`);
       }
     });
 }

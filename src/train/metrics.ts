@@ -119,7 +119,8 @@ export function buildSummary(
 ): RunSummary {
   const last = rows[rows.length - 1];
   const seconds = rows.reduce((s, r) => s + r.seconds, 0);
-  const images = rows.length * info.trainImages;
+  // the images each epoch trained on (a cut last epoch, a dropped short batch), from its own rate
+  const images = rows.reduce((s, r) => s + r.images_per_second * r.seconds, 0);
   return {
     name: config.name,
     model: config.model,

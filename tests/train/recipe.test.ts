@@ -48,6 +48,11 @@ describe('a modern recipe in the trainer (cpu)', () => {
     expect(s.epochs.length).toBe(2);
     expect(findLatestCheckpoint(a)!.optimizer.step).toBe(7);
     expect(findLatestCheckpoint(a)!.loader.batches_per_epoch).toBe(4);
+    // the rates count the images trained on: a whole first epoch, then 3 batches of 16
+    const trained = data.train.count + 3 * 16;
+    const seconds = s.epochs.reduce((t, r) => t + r.seconds, 0);
+    expect(s.epochs[1].images_per_second * s.epochs[1].seconds).toBeCloseTo(3 * 16, 6);
+    expect(s.images_per_second * seconds).toBeCloseTo(trained, 6);
     const b = dir();
     await trainRun({ config: config({ epochs: 1.5, dropLast: true }), runDir: b, data });
     // 3 batches an epoch with drop-last x 1.5 = 4.5: 5 steps
