@@ -3,7 +3,7 @@
 // and 128 rows of 10 classes, odd shapes around the vector widths, many classes
 // (1000), more rows than a warp, and huge logits whose probabilities underflow
 // (the loss must stay finite there: -log p = log(sum) - (x[label] - max)).
-import type { OpSpec } from './types';
+import type { InputRng, OpSpec, OutputDecl } from './types';
 import { UNIT_ROUNDOFF, f32 } from './float32';
 
 type Vec = ArrayLike<number>;
@@ -14,17 +14,8 @@ type Vec = ArrayLike<number>;
  * the label's log-probability when its probability underflows)
  */
 export function softmaxXentRef(n: number, classes: number, logits: Vec, labels: Vec): { probs: Float64Array; loss: number } {
-  const probs = new Float64Array(n * classes);
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    let max = -Infinity;
-    for (let j = 0; j < classes; j++) max = Math.max(max, logits[i * classes + j]);
-    let sum = 0;
-    for (let j = 0; j < classes; j++) sum += Math.exp(logits[i * classes + j] - max);
-    for (let j = 0; j < classes; j++) probs[i * classes + j] = Math.exp(logits[i * classes + j] - max) / sum;
-    total += Math.log(sum) - (logits[i * classes + labels[i]] - max);
-  }
-  return { probs, loss: total / n };
+  // the plain loss is the smoothed one with no smoothing, averaged over the rows
+  return smoothXentRef(n, classes, logits, labels, 0, 'mean');
 }
 
 /** first index of each row's maximum */
@@ -51,14 +42,17 @@ const SHAPES: LossCase[] = [
   [5000, 10],
 ].map(([n, classes]) => ({ n, classes }));
 const lossLabel = (p: LossCase): string => `n${p.n} c${p.classes}${p.spread ? ` logits +-${p.spread}` : ''}`;
+// logits in [-spread, spread] and labels, for either forward
+const lossInputs = (p: LossCase, rng: InputRng) => ({ logits: rng.floats(p.n * p.classes, -(p.spread ?? 4), p.spread ?? 4), labels: rng.ints(p.n, p.classes) });
+const lossOutputs = (p: LossCase): Record<string, OutputDecl> => ({ probs: { length: p.n * p.classes, dtype: 'f32' }, loss: { length: 1, dtype: 'f32' } });
 
 export const softmaxXentForward: OpSpec<LossCase> = {
   name: 'softmax_xent',
   family: 'loss',
   cases: [...SHAPES, { n: 2, classes: 3, spread: 1000 }, { n: 64, classes: 10, spread: 90 }],
   label: lossLabel,
-  inputs: (p, rng) => ({ logits: rng.floats(p.n * p.classes, -(p.spread ?? 4), p.spread ?? 4), labels: rng.ints(p.n, p.classes) }),
-  outputs: (p) => ({ probs: { length: p.n * p.classes, dtype: 'f32' }, loss: { length: 1, dtype: 'f32' } }),
+  inputs: lossInputs,
+  outputs: lossOutputs,
   call: (addon, p, s) => addon.softmaxXentForward(p.n, p.classes, s.logits, s.labels, s.probs, s.loss),
   reference(p, { logits, labels }) {
     const r = softmaxXentRef(p.n, p.classes, logits, labels);
@@ -162,8 +156,8 @@ export const softmaxXentSmoothForward: OpSpec<SmoothCase> = {
   family: 'loss',
   cases: SMOOTH_CASES,
   label: smoothLabel,
-  inputs: (p, rng) => ({ logits: rng.floats(p.n * p.classes, -(p.spread ?? 4), p.spread ?? 4), labels: rng.ints(p.n, p.classes) }),
-  outputs: (p) => ({ probs: { length: p.n * p.classes, dtype: 'f32' }, loss: { length: 1, dtype: 'f32' } }),
+  inputs: lossInputs,
+  outputs: lossOutputs,
   call: (addon, p, s) =>
     addon.softmaxXentSmoothForward(p.n, p.classes, s.logits, s.labels, p.smoothing, p.reduction === 'sum', s.probs, s.loss),
   reference(p, { logits, labels }) {
