@@ -23,17 +23,8 @@ import sys
 import time
 
 import numpy as np
+from cpu_info import cpu_model
 
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def cpu_flags():

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from cpu_info import cpu_model
 
 MEAN = torch.tensor((0.4914, 0.4822, 0.4465)).view(1, 3, 1, 1)
 STD = torch.tensor((0.2470, 0.2435, 0.2616)).view(1, 3, 1, 1)
@@ -64,16 +65,6 @@ def load(folder, limit):
     norm = lambda u8: (torch.from_numpy(u8).float().view(-1, 3, 32, 32) / 255 - MEAN) / STD
     return norm(x), torch.from_numpy(y), norm(xt), torch.from_numpy(yt)
 
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 # the network
