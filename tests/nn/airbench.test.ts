@@ -1,16 +1,10 @@
 // airbench94 (legacy/airbench94.py of KellerJordan/cifar10-airbench): the
 // whitening init against float64 references, PyTorch's parameter names and
-// count, which weights are frozen, the dirac init of its convs, shapes. the
-// tests that build the model need nn.BatchNorm2d, nn.GELU and nn.Mul and skip
-// (saying so) where one is absent.
+// count, which weights are frozen, the dirac init of its convs, shapes.
 import { describe, expect, it } from 'vitest';
-import { Generator, Tensor, createModel, describeModel, imageInitOf, modelNames, modelParameterCount, nn, noGrad, sum, tidy } from '../../src';
+import { Generator, Tensor, createModel, describeModel, imageInitOf, modelNames, modelParameterCount, noGrad, sum, tidy } from '../../src';
 import { Airbench94, ConvGroup, WHITENING_IMAGES, airbench94Parameters } from '../../src/models';
 import { WHITENING_EPS, patchCovariance, whiteningFilters } from '../../src/nn/whitening';
-
-const missing = ['BatchNorm2d', 'GELU', 'Mul'].filter((name) => !(name in nn));
-const needsLayers = it.skipIf(missing.length > 0);
-const needs = ` (needs nn.${['BatchNorm2d', 'GELU', 'Mul'].join(', nn.')})`;
 
 // PyTorch's named_parameters() of make_net(), with requires_grad
 const PYTORCH_PARAMETERS: Array<[string, number[], boolean]> = [
@@ -136,7 +130,7 @@ describe('airbench94: what PyTorch has', () => {
     expect(WHITENING_IMAGES).toBe(5000);
   });
 
-  needsLayers(`the built model has those parameters, frozen where PyTorch's are, and the batch norm buffers${needs}`, () => {
+  it(`the built model has those parameters, frozen where PyTorch's are, and the batch norm buffers`, () => {
     const model = createModel('airbench94', { generator: new Generator(0) });
     expect(model).toBeInstanceOf(Airbench94);
     expect(model.namedParameters().map(([n, t]) => [n, t.shape, t.requiresGrad])).toEqual(PYTORCH_PARAMETERS);
@@ -153,7 +147,7 @@ describe('airbench94: what PyTorch has', () => {
     model.dispose();
   });
 
-  needsLayers(`every conv starts with identity (dirac) filters for its first in_channels outputs, and a zero bias${needs}`, () => {
+  it(`every conv starts with identity (dirac) filters for its first in_channels outputs, and a zero bias`, () => {
     const model = createModel('airbench94', { generator: new Generator(0) });
     const sd = model.stateDict();
     const check = (name: string, identities: number) => {
@@ -184,7 +178,7 @@ describe('airbench94: what PyTorch has', () => {
     model.dispose();
   });
 
-  needsLayers(`initFromImages sets the whitening conv to the whitening filters of the images${needs}`, () => {
+  it(`initFromImages sets the whitening conv to the whitening filters of the images`, () => {
     const model = createModel('airbench94', { generator: new Generator(0) });
     const init = imageInitOf(model);
     expect(init).not.toBeNull();
@@ -203,7 +197,7 @@ describe('airbench94: what PyTorch has', () => {
     plain.dispose();
   });
 
-  needsLayers(`maps [2, 3, 32, 32] to [2, 10]; the frozen weights get no gradient${needs}`, () => {
+  it(`maps [2, 3, 32, 32] to [2, 10]; the frozen weights get no gradient`, () => {
     const model = createModel('airbench94', { generator: new Generator(0) });
     tidy(() => {
       const y = model.forward(Tensor.randn([2, 3, 32, 32], { generator: new Generator(1) }));

@@ -1,14 +1,10 @@
 // resnet18 (kuangliu/pytorch-cifar's CIFAR ResNet-18): PyTorch's parameter
 // names and 11,173,962 parameters, the residual BasicBlock against float64
-// references, shapes and gradients. the tests that build the model need
-// nn.BatchNorm2d and skip (saying so) where it is absent.
+// references, shapes and gradients.
 import { describe, expect, it } from 'vitest';
 import { Generator, Tensor, createModel, describeModel, modelNames, modelParameterCount, nn, noGrad, sum, tidy } from '../../src';
 import { BasicBlock, ResNet18, resnet18Parameters } from '../../src/models';
 import { zeroInit } from '../../src/nn/init';
-
-const hasBatchNorm = 'BatchNorm2d' in nn;
-const needsBatchNorm = it.skipIf(!hasBatchNorm);
 
 // PyTorch's list(ResNet18().state_dict()) without the batch norm buffers, i.e. named_parameters()
 const PYTORCH_NAMES = [
@@ -46,7 +42,7 @@ describe('resnet18: what PyTorch has', () => {
     expect(BATCH_NORMS.length).toBe(20);
   });
 
-  needsBatchNorm('the built model has those parameters, and a state dict with every batch norm\'s buffers (needs nn.BatchNorm2d)', () => {
+  it('the built model has those parameters, and a state dict with every batch norm\'s buffers', () => {
     const model = createModel('resnet18', { generator: new Generator(0) });
     expect(model).toBeInstanceOf(ResNet18);
     expect(model.namedParameters().map(([n, t]) => [n, t.shape])).toEqual(resnet18Parameters());
@@ -62,7 +58,7 @@ describe('resnet18: what PyTorch has', () => {
     model.dispose();
   });
 
-  needsBatchNorm('train() and eval() reach every batch norm inside the blocks (needs nn.BatchNorm2d)', () => {
+  it('train() and eval() reach every batch norm inside the blocks', () => {
     const model = new ResNet18({ generator: new Generator(0) });
     const all = (m: nn.Module): nn.Module[] => [m, ...m.namedChildren().flatMap(([, c]) => all(c))];
     model.eval();
@@ -73,7 +69,7 @@ describe('resnet18: what PyTorch has', () => {
     model.dispose();
   });
 
-  needsBatchNorm('maps [2, 3, 32, 32] images to [2, 10] logits, and every parameter gets a gradient (needs nn.BatchNorm2d)', () => {
+  it('maps [2, 3, 32, 32] images to [2, 10] logits, and every parameter gets a gradient', () => {
     const model = createModel('resnet18', { generator: new Generator(0) });
     tidy(() => {
       const y = model.forward(Tensor.randn([2, 3, 32, 32], { generator: new Generator(1) }));
@@ -102,7 +98,7 @@ describe('BasicBlock', () => {
     expect(names.filter((n) => n.includes('shortcut')).length).toBe(9);
   });
 
-  needsBatchNorm('with conv2 at zero it is relu(x + 0): the identity shortcut adds the input (needs nn.BatchNorm2d)', () => {
+  it('with conv2 at zero it is relu(x + 0): the identity shortcut adds the input', () => {
     const block = new BasicBlock(4, 4, 1, { generator: new Generator(3) });
     expect(block.namedParameters().map(([n]) => n)).toEqual(['conv1.weight', 'bn1.weight', 'bn1.bias', 'conv2.weight', 'bn2.weight', 'bn2.bias']);
     zeroInit(block.conv2.weight);
@@ -114,7 +110,7 @@ describe('BasicBlock', () => {
     block.dispose();
   });
 
-  needsBatchNorm('with a stride or a new width the shortcut is a 1x1 conv and a batch norm: relu(bn(conv1x1(x))) (needs nn.BatchNorm2d)', () => {
+  it('with a stride or a new width the shortcut is a 1x1 conv and a batch norm: relu(bn(conv1x1(x)))', () => {
     const block = new BasicBlock(3, 5, 2, { generator: new Generator(5) });
     expect(block.namedParameters().map(([n]) => n).slice(6)).toEqual(['shortcut.0.weight', 'shortcut.1.weight', 'shortcut.1.bias']);
     zeroInit(block.conv2.weight);
