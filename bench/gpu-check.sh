@@ -4,6 +4,9 @@
 # the machine lacks node and CIFAR-10.
 #   bench/gpu-check.sh quick   every op on CUDA against the CPU backend, env check, GEMM, a short training run
 #   bench/gpu-check.sh full    that, plus the whole benchmark beside PyTorch and 3-epoch training beside PyTorch
+#   bench/gpu-check.sh recipe  every op on CUDA, then the airbench94 recipe (3 seeds) beside the same
+#                              recipe in PyTorch (fp32 and tf32), and a seedcnn epoch beside PyTorch
+#                              eager and PyTorch with CUDA graphs, and GEMM beside cuBLAS
 #   bench/gpu-check.sh sanitize every op spec on CUDA and the CUDA tests under compute-sanitizer
 #                              (memcheck, then racecheck), which sees what the guard zones cannot:
 #                              reads out of bounds, shared-memory races
@@ -38,6 +41,16 @@ if [ "$mode" = sanitize ]; then
   step memcheck-ops $san --tool memcheck $cli check-ops --device cuda
   step racecheck-ops $san --tool racecheck $cli check-ops --device cuda
   step memcheck-tests $san --tool memcheck npx vitest run tests/ops tests/native tests/tensor tests/nn
+elif [ "$mode" = recipe ]; then
+  for seed in 0 1 2; do
+    step "airbench94-s$seed" $cli train --config experiments/airbench94.json --device cuda --data "$data" --seed $seed --out "$out/runs" --name "airbench94-s$seed" --json
+    step "torch-airbench94-s$seed" python3 bench/torch_airbench94.py --device cuda --data "$data/cifar-10-batches-py" --epochs 9.9 --seed $seed
+  done
+  step torch-airbench94-tf32 python3 bench/torch_airbench94.py --device cuda --tf32 --data "$data/cifar-10-batches-py" --epochs 9.9 --seed 0
+  step train-seedcnn $cli train --device cuda --data "$data" --lr 0.001 --batch 64 --epochs 3 --out "$out/runs" --name seedcnn-exp1 --json
+  step torch-seedcnn-eager python3 bench/torch_train.py --data "$data/cifar-10-batches-py" --model seedcnn --lr 0.001 --batch 64 --epochs 3
+  step torch-seedcnn-graphs python3 bench/torch_train.py --data "$data/cifar-10-batches-py" --model seedcnn --lr 0.001 --batch 64 --epochs 3 --graphs
+  step bench-gemm $cli bench --device cuda --ops gemm --compare-torch --min-seconds 0.2
 elif [ "$mode" = quick ]; then
   step bench-gemm $cli bench --device cuda --ops gemm,conv2d,adam --compare-torch --min-seconds 0.2
   step train-smoke $cli train --device cuda --data "$data" --lr 0.001 --batch 64 --epochs 1 --limit 10000 --out "$out/runs" --name smoke --json

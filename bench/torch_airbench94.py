@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """airbench94's recipe (legacy/airbench94.py in KellerJordan/cifar10-airbench)
-in PyTorch on the CPU, fp32, eager, for a given number of epochs: the
-reference that `cudalab train --config experiments/airbench94.json --device
-cpu` is timed and scored against. written from the published script's
+in PyTorch, fp32 (tf32 off unless --tf32), eager, for a given number of
+epochs, on the CPU or a GPU: the reference that `cudalab train --config
+experiments/airbench94.json` is timed and scored against on the same device. written from the published script's
 semantics, not copied:
 
 - the net: a 2x2 whitening conv 3->24 with bias (weight frozen, set from the
@@ -24,6 +24,7 @@ semantics, not copied:
 - the test set after every epoch, and at the end with TTA level 2 (6 views).
 
     /usr/bin/python3 bench/torch_airbench94.py --data /tmp/c10/cifar-10-batches-py --epochs 2 --seed 0
+    python3 bench/torch_airbench94.py --device cuda --epochs 9.9 --seed 0
 """
 import argparse
 import json
@@ -52,7 +53,7 @@ TRANSLATE = 2
 EVAL_BATCH = 1000
 
 
-def load(folder, limit):
+def load(folder, limit, dev):
     def batch(name):
         with open(f"{folder}/{name}", "rb") as f:
             d = pickle.load(f, encoding="bytes")
@@ -62,8 +63,8 @@ def load(folder, limit):
     xt, yt = batch("test_batch")
     if limit:
         x, y, xt, yt = x[:limit], y[:limit], xt[:limit], yt[:limit]
-    norm = lambda u8: (torch.from_numpy(u8).float().view(-1, 3, 32, 32) / 255 - MEAN) / STD
-    return norm(x), torch.from_numpy(y), norm(xt), torch.from_numpy(yt)
+    norm = lambda u8: ((torch.from_numpy(u8).float().view(-1, 3, 32, 32) / 255 - MEAN) / STD).to(dev)
+    return norm(x), torch.from_numpy(y).to(dev), norm(xt), torch.from_numpy(yt).to(dev)
 
 
 
@@ -159,8 +160,8 @@ class Lookahead:
 def translate(padded, size, pad):
     # every image shifted by its own (dy, dx) in [-pad, pad]^2
     n = padded.shape[0]
-    shifts = torch.randint(0, 2 * pad + 1, (n, 2))
-    out = torch.empty(n, padded.shape[1], size, size)
+    shifts = torch.randint(0, 2 * pad + 1, (n, 2), device=padded.device)
+    out = torch.empty(n, padded.shape[1], size, size, device=padded.device)
     for dy in range(2 * pad + 1):
         for dx in range(2 * pad + 1):
             idx = ((shifts[:, 0] == dy) & (shifts[:, 1] == dx)).nonzero().flatten()
@@ -189,9 +190,16 @@ def evaluate(net, x, y, tta=0):
         for i in range(0, len(x), EVAL_BATCH):
             xb, yb = x[i:i + EVAL_BATCH], y[i:i + EVAL_BATCH]
             logits = sum(w * net(v) for w, v in views(xb, tta))
-            loss += F.cross_entropy(logits, yb, reduction="sum").item()
-            correct += (logits.argmax(1) == yb).sum().item()
-    return correct / len(x), loss / len(x)
+            loss += F.cross_entropy(logits, yb, reduction="sum")
+            correct += (logits.argmax(1) == yb).sum()
+    return float(correct) / len(x), float(loss) / len(x)
+
+
+def clock(dev):
+    # on a GPU the queue is drained first, so a reading covers the work before it
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter()
 
 
 def main():
@@ -202,12 +210,19 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="the first N training and N test images (0: all)")
     ap.add_argument("--tta", type=int, default=2, choices=[0, 1, 2])
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--tf32", action="store_true", help="let cuDNN and cuBLAS use tf32 (off: fp32 as cudalab)")
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    torch.backends.cudnn.allow_tf32 = a.tf32
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu: {cpu_model()}", flush=True)
-    x, y, xt, yt = load(a.data, a.limit)
+    gpu = torch.cuda.get_device_name(dev) if dev.type == "cuda" else None
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cpu: {cpu_model()}"
+          + (f", gpu: {gpu}" if gpu else ""), flush=True)
+    x, y, xt, yt = load(a.data, a.limit, dev)
 
     kilostep = 1024 * (1 + 1 / (1 - MOMENTUM))
     lr = LR_PER_1024 / kilostep
@@ -218,7 +233,7 @@ def main():
         raise SystemExit(f"need at least {BATCH} training images, got {len(x)}")
     total = math.ceil(steps_per_epoch * a.epochs)
 
-    net = make_net()
+    net = make_net().to(dev)
     named = [(k, p) for k, p in net.named_parameters() if p.requires_grad]
     opt = torch.optim.SGD([
         dict(params=[p for k, p in named if "norm" in k], lr=lr_bias, weight_decay=wd / lr_bias),
@@ -227,22 +242,22 @@ def main():
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total))
     lookahead = Lookahead(net)
 
-    t0 = time.perf_counter()
+    t0 = clock(dev)
     whiten_init(net[0], x[:WHITEN_IMAGES])
     # each image flipped at random once; the epochs then translate (and flip all on odd epochs)
-    flip = (torch.rand(len(x)) < 0.5).view(-1, 1, 1, 1)
+    flip = (torch.rand(len(x), device=dev) < 0.5).view(-1, 1, 1, 1)
     padded = F.pad(torch.where(flip, x.flip(-1), x), (TRANSLATE,) * 4, "reflect")
-    print(f"whitening init and data preparation: {time.perf_counter() - t0:.1f}s, "
+    print(f"whitening init and data preparation: {clock(dev) - t0:.1f}s, "
           f"{total} steps of {BATCH} ({steps_per_epoch} per epoch)", flush=True)
 
     step, rows = 0, []
     for epoch in range(math.ceil(a.epochs)):
         net[0].bias.requires_grad = epoch < WHITEN_BIAS_EPOCHS
-        t0 = time.perf_counter()
+        t0 = clock(dev)
         images = translate(padded, 32, TRANSLATE)
         if epoch % 2 == 1:
             images = images.flip(-1)
-        perm = torch.randperm(len(images))
+        perm = torch.randperm(len(images), device=dev)
         net.train()
         seen, loss_sum, correct = 0, 0.0, 0
         for i in range(steps_per_epoch):
@@ -255,17 +270,19 @@ def main():
             sched.step()
             step += 1
             seen += len(idx)
-            loss_sum += loss.item()
-            correct += (out.detach().argmax(1) == y[idx]).sum().item()
+            # summed on the device: a .item() per step would wait for the GPU every step
+            loss_sum += loss.detach()
+            correct += (out.detach().argmax(1) == y[idx]).sum()
             if step % 5 == 0:
                 lookahead.update(0.95 ** 5 * (step / total) ** 3)
             if step >= total:
                 lookahead.update(1.0)
                 break
-        train_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        train_s = clock(dev) - t0
+        loss_sum, correct = float(loss_sum), int(correct)
+        t0 = clock(dev)
         acc, test_loss = evaluate(net, xt, yt)
-        eval_s = time.perf_counter() - t0
+        eval_s = clock(dev) - t0
         row = dict(epoch=epoch + 1, steps=step, train_loss=loss_sum / seen, train_accuracy=correct / seen,
                    test_loss=test_loss, test_accuracy=acc, seconds=train_s, images_per_second=seen / train_s,
                    eval_seconds=eval_s)
@@ -274,12 +291,13 @@ def main():
               f"acc {100 * row['train_accuracy']:.2f}%, test loss {test_loss:.4f} acc {100 * acc:.2f}%, "
               f"train {train_s:.1f}s ({row['images_per_second']:.0f} img/s), eval {eval_s:.1f}s", flush=True)
 
-    t0 = time.perf_counter()
+    t0 = clock(dev)
     tta_acc, _ = evaluate(net, xt, yt, a.tta)
-    tta_s = time.perf_counter() - t0
+    tta_s = clock(dev) - t0
     print(f"test accuracy {100 * rows[-1]['test_accuracy']:.2f}%, {100 * tta_acc:.2f}% with test-time "
           f"augmentation (level {a.tta}, {tta_s:.1f}s) after {a.epochs:g} epochs", flush=True)
-    print(json.dumps(dict(torch=torch.__version__, threads=torch.get_num_threads(), cpu=cpu_model(),
+    print(json.dumps(dict(torch=torch.__version__, threads=torch.get_num_threads(), cpu=cpu_model(), gpu=gpu,
+                          device=a.device, tf32=a.tf32,
                           epochs_planned=a.epochs, seed=a.seed, steps=step, train_images=len(x),
                           test_images=len(xt), test_accuracy=rows[-1]["test_accuracy"],
                           tta=a.tta, test_accuracy_tta=tta_acc, tta_seconds=tta_s, epochs=rows)))
