@@ -232,7 +232,7 @@ afterAll(() => {
 });
 
 describe('the resize, against the float64 reference', () => {
-  it('a 2x shrink is the mean of each 2x2 block; the same size is the image itself', () => {
+  it('a 2x shrink is the mean of each 2x2 block; the weights are whole numbers; a tie rounds up', () => {
     const w = 64;
     const rgb = new Uint8Array(w * w * 3).map((_, i) => (i * 31 + (i >> 7)) % 256);
     const input = imageInput({ file: 'x', format: 'png', width: w, height: w, rgb }, { mean: [0, 0, 0], std: [1, 1, 1] });
