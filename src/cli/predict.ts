@@ -1,8 +1,7 @@
 import { Command } from 'commander';
 import { ConfigError } from '../train/config';
 import { deviceFor } from '../train/run';
-import { decodeImageFile } from '../predict/decode';
-import { predictImages, type Prediction } from '../predict/predict';
+import { predictImages, prepareImage, type Prediction } from '../predict/predict';
 import { loadTrainedModel } from '../predict/trained-model';
 import { usageError } from './train';
 
@@ -38,9 +37,9 @@ Examples:
       let trained;
       try {
         // the images first: a file that is no image is reported before the model is built
-        const decoded = images.map((f) => decodeImageFile(f));
+        const prepared = images.map((f) => prepareImage(f));
         trained = await loadTrainedModel(opts.run, { checkpoint: opts.checkpoint, device: deviceFor(opts.device as 'auto' | 'cpu' | 'cuda') });
-        const predictions = predictImages(trained.model, decoded, trained.config.normalization, trained.classes, top);
+        const predictions = predictImages(trained.model, prepared, trained.config.normalization, trained.classes, top);
         if (opts.json) {
           const out = {
             run: opts.run,

@@ -48,9 +48,9 @@ export function exportableClasses(): string[] {
   return [...exporters.keys()].map((c) => c.name);
 }
 
-/** the value name of a node for a layer: its path with dots as underscores ("layer1_0_conv1"), or op when it has none */
+/** a layer's node (and its output) is named by the layer's path ("layer1.0.conv1"), or by the op for a model that is one layer */
 function nodeName(ctx: LayerContext, op: string): string {
-  return ctx.path === '' ? op : `${ctx.path}`;
+  return ctx.path === '' ? op : ctx.path;
 }
 
 function pair(v: number | [number, number]): [number, number] {

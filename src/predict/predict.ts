@@ -6,7 +6,7 @@ import { Tensor, tidy } from '../tensor';
 import { noGrad } from '../autograd';
 import type { Module } from '../nn/module';
 import { type Normalization, normalizationTable } from '../data/loader';
-import type { DecodedImage, ImageFormat } from './decode';
+import { type ImageFormat, decodeImageFile } from './decode';
 import { CIFAR_SIZE, resizeToCifar } from './resize';
 
 export interface RankedClass {
@@ -31,12 +31,27 @@ export interface Prediction {
 const BATCH = 64;
 const PIXELS = 3 * CIFAR_SIZE * CIFAR_SIZE;
 
-/** the network's input for an image: [3, 32, 32] float32, normalised as the run's data was */
-export function imageInput(image: DecodedImage, normalization: Normalization): Float32Array {
-  const pixels = resizeToCifar(image.rgb, image.width, image.height);
+/** an image file made into a CIFAR-10 picture: 32x32 bytes, R, G and B planes */
+export interface PreparedImage {
+  file: string;
+  format: ImageFormat;
+  /** the file's own size */
+  width: number;
+  height: number;
+  pixels: Uint8Array;
+}
+
+/** decodes and resizes at once, so only the 32x32 picture is kept however large the file's image */
+export function prepareImage(file: string): PreparedImage {
+  const image = decodeImageFile(file);
+  return { file, format: image.format, width: image.width, height: image.height, pixels: resizeToCifar(image.rgb, image.width, image.height) };
+}
+
+/** the network's input for a picture: [3, 32, 32] float32, normalised with the table the run's data loader used */
+export function imageInput(image: PreparedImage, normalization: Normalization): Float32Array {
   const table = normalizationTable(normalization);
   const out = new Float32Array(PIXELS);
-  for (let i = 0; i < PIXELS; i++) out[i] = table[Math.floor(i / (CIFAR_SIZE * CIFAR_SIZE)) * 256 + pixels[i]];
+  for (let i = 0; i < PIXELS; i++) out[i] = table[Math.floor(i / (CIFAR_SIZE * CIFAR_SIZE)) * 256 + image.pixels[i]];
   return out;
 }
 
@@ -82,7 +97,7 @@ export function logitsOf(model: Module, inputs: Float32Array, count: number): nu
   return rows;
 }
 
-export function predictImages(model: Module, images: DecodedImage[], normalization: Normalization, classes: readonly string[], top = 3): Prediction[] {
+export function predictImages(model: Module, images: PreparedImage[], normalization: Normalization, classes: readonly string[], top = 3): Prediction[] {
   const inputs = new Float32Array(images.length * PIXELS);
   images.forEach((img, i) => inputs.set(imageInput(img, normalization), i * PIXELS));
   const logits = logitsOf(model, inputs, images.length);

@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GELU, Generator, Linear, MaxPool2d, Module, Mul, ReLU, Sequential, Tensor, noGrad } from '../../src';
 import { ExportError } from '../../src/export/errors';
 import { exportOnnx } from '../../src/export/onnx';
+import { registerOnnxExporter } from '../../src/export/onnx-layers';
+import { scale } from '../../src/ops/elementwise';
 import { loadTrainedModel } from '../../src/predict/trained-model';
 import { runCli } from '../helpers/run-cli';
 import { fieldsOf, text } from '../helpers/protobuf-reader';
@@ -198,6 +200,19 @@ describe('each layer kind in onnxruntime', () => {
     const ours = cudalabLogits(trained.model, input, [4, 3, 32, 32]);
     expect(maxAbsDifference((await ortLogits(file, input, [4, 3, 32, 32])).data, ours)).toBeLessThan(TOLERANCE);
     trained.model.dispose();
+  });
+
+  it('a layer of its own exports once its class has an exporter', async () => {
+    class Double extends Module {
+      forward(x: Tensor): Tensor {
+        return scale(x, 2);
+      }
+    }
+    registerOnnxExporter(Double, (_layer, input, ctx) => ctx.graph.node('Mul', [input, ctx.graph.scalar(2)], ctx.path));
+    const model = new Sequential(new Flatten(), new Linear(3072, 3, { generator: new Generator(3) }), new Double());
+    const input = Float32Array.from({ length: 2 * 3072 }, (_, i) => Math.cos(i));
+    const ours = cudalabLogits(model, input, [2, 3, 32, 32]);
+    expect(maxAbsDifference((await ortLogits(exportOnnx(model), input, [2, 3, 32, 32])).data, ours)).toBeLessThan(TOLERANCE);
   });
 });
 
