@@ -69,7 +69,9 @@ export function decodeImageBytes(bytes: Uint8Array, file: string): DecodedImage 
       rgba = img.data;
     }
   } catch (err) {
-    throw new DataError({ file, expected: `a readable ${format === 'png' ? 'PNG' : 'JPEG'} image`, got: `a damaged one (${(err as Error).message})`, cause: err });
+    const message = (err as Error).message;
+    const got = /limit exceeded/.test(message) ? `one too large to decode (${message}; at most ${MAX_MEGAPIXELS} megapixels)` : `a damaged one (${message})`;
+    throw new DataError({ file, expected: `a readable ${format === 'png' ? 'PNG' : 'JPEG'} image`, got, cause: err });
   }
   if (!(width > 0 && height > 0) || rgba.length < width * height * 4) {
     throw new DataError({ file, expected: `a ${format === 'png' ? 'PNG' : 'JPEG'} image with pixels`, got: `${width}x${height} with ${rgba.length} bytes of pixels` });
