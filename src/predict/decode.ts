@@ -60,6 +60,12 @@ export function decodeImageBytes(bytes: Uint8Array, file: string): DecodedImage 
   let width: number, height: number, rgba: Uint8Array;
   try {
     if (format === 'png') {
+      // pngjs has no size limit of its own: the header (IHDR, always the first chunk) says the size before anything is inflated
+      if (bytes.length >= 24) {
+        const header = new DataView(bytes.buffer, bytes.byteOffset, 24);
+        const megapixels = (header.getUint32(16) * header.getUint32(20)) / 1e6;
+        if (megapixels > MAX_MEGAPIXELS) throw new Error(`maxResolutionInMP limit exceeded by ${Math.round(megapixels - MAX_MEGAPIXELS)}MP`);
+      }
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       ({ width, height } = png);
       rgba = png.data;
