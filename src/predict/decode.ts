@@ -64,7 +64,9 @@ export function decodeImageBytes(bytes: Uint8Array, file: string): DecodedImage 
       if (bytes.length >= 24) {
         const header = new DataView(bytes.buffer, bytes.byteOffset, 24);
         const megapixels = (header.getUint32(16) * header.getUint32(20)) / 1e6;
-        if (megapixels > MAX_MEGAPIXELS) throw new Error(`maxResolutionInMP limit exceeded by ${Math.round(megapixels - MAX_MEGAPIXELS)}MP`);
+        if (megapixels > MAX_MEGAPIXELS) {
+          throw new DataError({ file, expected: 'a PNG image that can be decoded', got: `one too large: ${header.getUint32(16)}x${header.getUint32(20)} pixels (at most ${MAX_MEGAPIXELS} megapixels)` });
+        }
       }
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       ({ width, height } = png);
@@ -75,9 +77,12 @@ export function decodeImageBytes(bytes: Uint8Array, file: string): DecodedImage 
       rgba = img.data;
     }
   } catch (err) {
+    if (err instanceof DataError) throw err;
     const message = (err as Error).message;
-    const got = /limit exceeded/.test(message) ? `one too large to decode (${message}; at most ${MAX_MEGAPIXELS} megapixels)` : `a damaged one (${message})`;
-    throw new DataError({ file, expected: `a readable ${format === 'png' ? 'PNG' : 'JPEG'} image`, got, cause: err });
+    if (/limit exceeded/.test(message)) {
+      throw new DataError({ file, expected: 'a JPEG image that can be decoded', got: `one too large (${message}; at most ${MAX_MEGAPIXELS} megapixels)`, cause: err });
+    }
+    throw new DataError({ file, expected: `a readable ${format === 'png' ? 'PNG' : 'JPEG'} image`, got: `a damaged one (${message})`, cause: err });
   }
   if (!(width > 0 && height > 0) || rgba.length < width * height * 4) {
     throw new DataError({ file, expected: `a ${format === 'png' ? 'PNG' : 'JPEG'} image with pixels`, got: `${width}x${height} with ${rgba.length} bytes of pixels` });
