@@ -20,3 +20,8 @@ export { Generator, type GeneratorState } from './random';
 export { native, type DeviceName } from './native';
 export { gelu, globalAvgPool2d, type CrossEntropyOptions } from './ops';
 export { GELU, AdaptiveAvgPool2d, Mul } from './nn';
+export { loadTrainedModel, type TrainedModel } from './predict/trained-model';
+export { predictImages, prepareImage, type Prediction, type PreparedImage } from './predict/predict';
+export { exportOnnx, type OnnxExportOptions } from './export/onnx';
+export { registerOnnxExporter, type LayerExporter, type LayerContext } from './export/onnx-layers';
+export { ExportError } from './export/errors';

@@ -315,3 +315,11 @@ export async function loadCifar10(dir: string): Promise<Cifar10> {
   checkCounts([...layout.train, layout.test].map(at), [...train, test[0]]);
   return { classes, train: owned(concat(train)), test: owned(concat(test)), format: found.format, dir: found.path };
 }
+
+/** the class names of the CIFAR-10 under `dir` (its meta file alone), or null when there is none there */
+export async function loadCifar10Classes(dir: string): Promise<string[] | null> {
+  const found = findCifar10(dir);
+  if (!found) return null;
+  const file = path.join(found.path, LAYOUTS[found.format].meta);
+  return found.format === 'py' ? readPyMeta(file) : readBinMeta(file);
+}
