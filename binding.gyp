@@ -13,7 +13,8 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno"],
       "conditions": [
-        ["target_arch=='x64'", { "cflags_cc": ["-march=x86-64-v3", "-mtune=generic"] }]
+        ["target_arch=='x64'", { "cflags_cc": ["-march=x86-64-v3", "-mtune=generic"] }],
+        ["OS=='linux'", { "ldflags": ["-Wl,-z,nodelete"] }]
       ]
     }
   ]

@@ -289,30 +289,57 @@ void check_output_size(const Args& a, size_t i, const char* key, int given, int6
                             std::to_string(expected));
 }
 
+// a quantity a shape implies, which the kernels compute in int: past `limit`
+// the arithmetic would wrap (garbage outputs, or reads and writes outside the
+// tensors), so the shape is refused before any kernel sees it
+void check_derived(const Args& a, size_t i, const std::string& what, int64_t value, int64_t limit) {
+  if (value > limit)
+    a.fail("ERR_SHAPE", a.name(i) + ": " + what + " = " + std::to_string(value) + " exceeds the limit " +
+                            limit_text(limit));
+}
+
 // the fields convolution and pooling shapes share
 template <typename Shape>
 void window_fields(const Args& a, size_t i, Shape& s) {
   a.object(i);
-  s.n = a.field(i, "n", 1);
-  s.c = a.field(i, "c", 1);
-  s.h = a.field(i, "h", 1);
-  s.w = a.field(i, "w", 1);
+  s.n = a.field(i, "n", 1, kMaxExtent);
+  s.c = a.field(i, "c", 1, kMaxExtent);
+  s.h = a.field(i, "h", 1, kMaxExtent);
+  s.w = a.field(i, "w", 1, kMaxExtent);
   s.stride_h = a.field(i, "strideH", 1);
   s.stride_w = a.field(i, "strideW", 1);
   s.pad_h = a.field(i, "padH", 0);
   s.pad_w = a.field(i, "padW", 0);
-  s.p = a.field(i, "p", 1);
-  s.q = a.field(i, "q", 1);
+  s.p = a.field(i, "p", 1, kMaxExtent);
+  s.q = a.field(i, "q", 1, kMaxExtent);
+}
+
+// along each axis the kernels compute window positions o*stride - pad + tap
+// (< h + pad), a pooling window's end h0 + kh (<= h + pad), the padded size
+// h + 2*pad, and first-output bounds (pad - tap + stride - 1) / stride: all
+// stay at most h + 2*pad + stride - 1
+template <typename Shape>
+void check_window_range(const Args& a, size_t i, const Shape& s) {
+  check_derived(a, i, "h + 2*padH + strideH - 1", (int64_t)s.h + 2 * (int64_t)s.pad_h + s.stride_h - 1, INT32_MAX);
+  check_derived(a, i, "w + 2*padW + strideW - 1", (int64_t)s.w + 2 * (int64_t)s.pad_w + s.stride_w - 1, INT32_MAX);
 }
 
 ConvShape conv_shape(const Args& a, size_t i) {
   ConvShape s;
   window_fields(a, i, s);
-  s.k = a.field(i, "k", 1);
-  s.r = a.field(i, "r", 1);
-  s.s = a.field(i, "s", 1);
+  s.k = a.field(i, "k", 1, kMaxExtent);
+  s.r = a.field(i, "r", 1, kMaxExtent);
+  s.s = a.field(i, "s", 1, kMaxExtent);
   check_output_size(a, i, "p", s.p, s.h, s.pad_h, s.r, s.stride_h, "(h + 2*padH - r) / strideH + 1");
   check_output_size(a, i, "q", s.q, s.w, s.pad_w, s.s, s.stride_w, "(w + 2*padW - s) / strideW + 1");
+  check_window_range(a, i, s);
+  // the extents of the three products a convolution is computed as (forward,
+  // input and weight gradients); the weight gradient's has one more column
+  // than c*r*s on cuda, against a column of ones, for the bias gradient
+  check_derived(a, i, "n*p*q", (int64_t)s.n * s.p * s.q, kMaxExtent);
+  check_derived(a, i, "n*h*w", (int64_t)s.n * s.h * s.w, kMaxExtent);
+  check_derived(a, i, "k*r*s", (int64_t)s.k * s.r * s.s, kMaxExtent);
+  check_derived(a, i, "c*r*s + 1", (int64_t)s.c * s.r * s.s + 1, kMaxExtent);
   return s;
 }
 
@@ -327,6 +354,9 @@ PoolShape pool_shape(const Args& a, size_t i) {
                             " kw=" + std::to_string(s.kw));
   check_output_size(a, i, "p", s.p, s.h, s.pad_h, s.kh, s.stride_h, "(h + 2*padH - kh) / strideH + 1");
   check_output_size(a, i, "q", s.q, s.w, s.pad_w, s.kw, s.stride_w, "(w + 2*padW - kw) / strideW + 1");
+  check_window_range(a, i, s);
+  // average pooling divides by the window's size, computed in int
+  check_derived(a, i, "kh*kw", (int64_t)s.kh * s.kw, INT32_MAX);
   return s;
 }
 
@@ -515,6 +545,12 @@ void check_gather(const Call& c) {
 // reflect padding needs a translation smaller than the image (as PyTorch's)
 void check_translate(const Call& c, int64_t dy, int64_t dx, const std::string& what) {
   int64_t height = c.v[2].i, width = c.v[3].i;
+  // a translated row or column (y + dy with |dy| < height) and its reflection
+  // 2*(height - 1) - j are computed in int (common/augment.h)
+  if (2 * height > INT32_MAX || 2 * width > INT32_MAX)
+    c.a.fail("ERR_SHAPE", "2*height and 2*width must not exceed the limit " + limit_text(INT32_MAX) + ", got " +
+                              c.a.name(2) + " = " + std::to_string(height) + ", " + c.a.name(3) + " = " +
+                              std::to_string(width));
   if (dy >= height || -dy >= height || dx >= width || -dx >= width)
     c.a.fail("ERR_ARG", what + " must be smaller than the image (" + std::to_string(height) + "x" + std::to_string(width) +
                             ": reflect padding repeats no edge), got " + std::to_string(dy) + ", " + std::to_string(dx));

@@ -20,6 +20,18 @@ namespace addon {
 
 // a tensor the kernels index: at most this many elements (int-indexed kernels)
 constexpr int64_t kMaxElements = INT32_MAX;
+// a dimension, or a matrix extent a shape implies: the tiled cuda gemm rounds
+// M, N and K up to whole tiles, and K up to whole chunks (at most 65535 of
+// them), in int, so an extent keeps 2^17 of room below 2^31
+constexpr int64_t kMaxExtent = INT32_MAX - ((int64_t)1 << 17);
+
+// "2147483647 (2^31-1, ...)": a limit as the errors name it
+inline std::string limit_text(int64_t limit) {
+  if (limit == INT32_MAX) return std::to_string(limit) + " (2^31-1: the kernels index with int)";
+  if (limit == kMaxExtent)
+    return std::to_string(limit) + " (2^31-1 less 2^17: the kernels index with int and round extents up to whole tiles)";
+  return std::to_string(limit);
+}
 
 inline std::string type_of(const Napi::Value& v) {
   switch (v.Type()) {

@@ -57,8 +57,9 @@ struct ArgSpec {
 
 constexpr ArgSpec boolean(const char* name) { return {name, Kind::boolean}; }
 constexpr ArgSpec integer(const char* name, int64_t lo, int64_t hi) { return {name, Kind::integer, (double)lo, (double)hi}; }
-// a dimension of a shape (a kernel indexes it with int)
-constexpr ArgSpec dim(const char* name) { return integer(name, 1, INT32_MAX); }
+// a dimension of a shape (a kernel indexes it with int, and may round it up
+// to whole tiles: kMaxExtent)
+constexpr ArgSpec dim(const char* name) { return integer(name, 1, kMaxExtent); }
 // an element count (0 allowed: nothing to do)
 constexpr ArgSpec count(const char* name) {
   ArgSpec a = integer(name, 0, kMaxCount);

@@ -7,6 +7,8 @@
 //   write:<file name>  in writeFileAtomic, the temporary complete, before its rename
 //   step:<n>           after a run's n-th training step, counted over all its epochs
 //   before-rename      in the DVC cache and checkout, a downloaded or added file complete, before its rename
+// the native addon reads CUDALAB_TEST_FAIL_AT itself for one point (native/cpu/parallel.cc):
+//   thread-create[:n]  starting a cpu worker thread fails (every start, or only the n-th), as at a process limit
 export function testHook(point: string): void {
   if (process.env.CUDALAB_TEST_KILL_AT === point) process.kill(process.pid, process.env.CUDALAB_TEST_KILL_SIGNAL ?? 'SIGKILL');
   if (process.env.CUDALAB_TEST_FAIL_AT === point) {

@@ -8,15 +8,27 @@
 // changes no result. waiting spins briefly (kernels come in quick succession
 // during a training step) and then sleeps on a condition variable, so an idle
 // pool costs nothing on a machine shared with other work.
+//
+// starting a worker can fail (a container's process limit): the pool then
+// keeps the workers it has, runs the pieces meant for the missing ones on the
+// caller (the pieces, and so the results, stay the same), says so once on
+// stderr, and does not try again. a warning, not an error: the op that met the
+// limit still completes, correctly, and so does every later one.
 #include "cpu/parallel.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -64,6 +76,24 @@ bool spin_until(Pred pred) {
 
 thread_local bool tls_inside = false;
 
+// tests make thread creation fail on purpose: CUDALAB_TEST_FAIL_AT=thread-create
+// fails every worker's start, thread-create:<n> only the n-th (counting from 1)
+bool test_fails_thread(int nth) {
+  static const std::string point = [] {
+    const char* env = std::getenv("CUDALAB_TEST_FAIL_AT");
+    return std::string(env ? env : "");
+  }();
+  if (point == "thread-create") return true;
+  const std::string prefix = "thread-create:";
+  return point.compare(0, prefix.size(), prefix) == 0 && point.substr(prefix.size()) == std::to_string(nth);
+}
+
+// clears a flag however the scope is left, exceptions included
+struct ClearOnExit {
+  std::atomic<bool>& flag;
+  ~ClearOnExit() { flag.store(false, std::memory_order_release); }
+};
+
 struct Worker {
   std::atomic<uint64_t> mailbox{0};  // the last job posted to this worker
   std::atomic<uint64_t> ticket{1};   // 2j: job j's task open; 2j+1: claimed
@@ -75,6 +105,8 @@ struct Pool {
   std::atomic<bool> busy{false};
 
   std::vector<std::unique_ptr<Worker>> workers;  // only grows, only while busy
+  bool start_failed = false;  // a worker could not be started: no more are tried
+  int starts = 0;             // workers' starts attempted, for the test hook
   std::mutex sleep_mutex;
   std::condition_variable wake;      // workers sleep here
   std::condition_variable finished;  // the caller sleeps here
@@ -129,14 +161,29 @@ struct Pool {
     }
   }
 
-  // called with busy held, so no region runs concurrently
+  // called with busy held, so no region runs concurrently. a worker joins
+  // the pool only once its thread runs
   void ensure_workers(int n) {
-    while (static_cast<int>(workers.size()) < n - 1) {
+    while (!start_failed && static_cast<int>(workers.size()) < n - 1) {
       auto w = std::make_unique<Worker>();
       Worker* raw = w.get();
       int task = static_cast<int>(workers.size()) + 1;
+      // room first: a push_back that threw after the start would destroy a running thread
+      workers.reserve(workers.size() + 1);
+      try {
+        if (test_fails_thread(++starts))
+          throw std::system_error(EAGAIN, std::generic_category(), "CUDALAB_TEST_FAIL_AT=thread-create");
+        raw->thread = std::thread([this, raw, task] { worker_loop(raw, task); });
+      } catch (const std::exception& e) {
+        start_failed = true;
+        std::fprintf(stderr,
+                     "cudalab: warning: could not start a cpu worker thread (%s); cpu ops carry on, with the same "
+                     "results, on %d thread%s\n",
+                     e.what(), static_cast<int>(workers.size()) + 1, workers.empty() ? "" : "s");
+        std::fflush(stderr);
+        return;
+      }
       workers.push_back(std::move(w));
-      raw->thread = std::thread([this, raw, task] { worker_loop(raw, task); });
     }
   }
 
@@ -146,13 +193,18 @@ struct Pool {
       for (int t = 0; t < tasks; t++) f(c, t);
       return;
     }
+    // whatever happens below, the pool is free again afterwards (were busy
+    // left set, every later region would run inline, on one thread)
+    ClearOnExit release_busy{busy};
     ensure_workers(tasks);
+    // tasks without a worker (one could not be started) run on the caller
+    const int helpers = std::min(tasks - 1, static_cast<int>(workers.size()));
     const uint64_t j = ++job;
     fn = f;
     ctx = c;
     error = nullptr;
-    pending.store(tasks - 1, std::memory_order_relaxed);
-    for (int t = 1; t < tasks; t++) {
+    pending.store(helpers, std::memory_order_relaxed);
+    for (int t = 1; t <= helpers; t++) {
       workers[t - 1]->ticket.store(2 * j, std::memory_order_release);
       workers[t - 1]->mailbox.store(j, std::memory_order_release);
     }
@@ -165,7 +217,7 @@ struct Pool {
     tls_inside = true;
     run_task(0);
     // tasks whose workers have not started yet are run here
-    for (int t = 1; t < tasks; t++) {
+    for (int t = 1; t <= helpers; t++) {
       uint64_t open = 2 * j;
       if (workers[t - 1]->ticket.compare_exchange_strong(open, open + 1,
                                                           std::memory_order_acq_rel)) {
@@ -173,6 +225,7 @@ struct Pool {
         pending.fetch_sub(1, std::memory_order_acq_rel);
       }
     }
+    for (int t = helpers + 1; t < tasks; t++) run_task(t);
     tls_inside = false;
 
     auto done = [&] { return pending.load(std::memory_order_acquire) == 0; };
@@ -182,7 +235,6 @@ struct Pool {
     }
     std::exception_ptr e = error;
     error = nullptr;
-    busy.store(false, std::memory_order_release);
     if (e) std::rethrow_exception(e);
   }
 };

@@ -1,5 +1,7 @@
 // gemm: C = alpha * op(A) * op(B) + beta * C, row-major, op() an optional
-// transpose; C is not read when beta is 0 (its NaN poison must not leak).
+// transpose; C is not read when beta is 0 (its NaN poison must not leak), and
+// A and B are not read when alpha is 0 (BLAS's rule: an Inf or NaN in them
+// does not turn the product's zero into a NaN).
 import type { OpSpec } from './types';
 import { caseRng } from './rng';
 
@@ -17,7 +19,7 @@ export interface GemmCase {
 
 type Vec = ArrayLike<number>;
 
-/** alpha*op(A)*op(B) + beta*C in float64; C may be null when beta is 0 */
+/** alpha*op(A)*op(B) + beta*C in float64; C may be null when beta is 0, and A and B are not read when alpha is 0 */
 export function gemmRef(
   transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
   a: Vec, b: Vec, beta: number, c: Vec | null,
@@ -25,13 +27,18 @@ export function gemmRef(
   const out = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
+      const base = beta === 0 ? 0 : beta * c![i * n + j];
+      if (alpha === 0) {
+        out[i * n + j] = base;
+        continue;
+      }
       let acc = 0;
       for (let p = 0; p < k; p++) {
         const av = transA ? a[p * m + i] : a[i * k + p];
         const bv = transB ? b[j * k + p] : b[p * n + j];
         acc += av * bv;
       }
-      out[i * n + j] = alpha * acc + (beta === 0 ? 0 : beta * c![i * n + j]);
+      out[i * n + j] = alpha * acc + base;
     }
   }
   return out;
