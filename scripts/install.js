@@ -7,8 +7,9 @@
 //   cmake + nvcc >= 12.8  -> CPU and CUDA backends (cmake-js)
 //   cmake only            -> CPU backend (cmake-js)
 //   no cmake              -> CPU backend (node-gyp, binding.gyp)
-// --rebuild (npm run build:native) always builds.
-// usage: node scripts/install.js [--rebuild] [--asan] [--debug]
+// --rebuild (npm run build:native) always builds; --dry-run says which it
+// would do and does nothing.
+// usage: node scripts/install.js [--rebuild] [--asan] [--debug] [--dry-run]
 // env:   CUDALAB_BUILD_FROM_SOURCE=1, CUDALAB_CUDA=OFF|ON|AUTO, CUDALAB_BUILD_DIR=build,
 //        CUDALAB_CUDA_ARCHS="90;120", CUDACXX=/path/to/nvcc
 const { spawnSync, execFileSync } = require('child_process');
@@ -20,6 +21,7 @@ const args = new Set(process.argv.slice(2));
 const rebuild = args.has('--rebuild');
 const asan = args.has('--asan');
 const debug = args.has('--debug') || asan;
+const dryRun = args.has('--dry-run');
 const say = (msg) => process.stdout.write(`cudalab: ${msg}\n`);
 
 function which(cmd) {
@@ -86,6 +88,7 @@ if (!rebuild) {
     say(`${found.why}: building the addon from source`);
   }
 }
+if (dryRun) process.exit(0);
 
 const mode = (process.env.CUDALAB_CUDA || 'AUTO').toUpperCase();
 // CUDALAB_BUILD_DIR builds elsewhere (load it with CUDALAB_ADDON=DIR/Release/cudalab.node)
