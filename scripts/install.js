@@ -59,9 +59,11 @@ function run(cmd, argv) {
 // it loads: a binary for a newer glibc, say, fails here rather than at first use
 function usablePrebuild() {
   process.env.PREBUILDS_ONLY = '1'; // read when node-gyp-build is loaded: skip build/
+  const nodeGypBuild = require('node-gyp-build');
+  delete process.env.PREBUILDS_ONLY; // and not passed on to the build's processes
   let file;
   try {
-    file = require('node-gyp-build').path(root);
+    file = nodeGypBuild.path(root);
   } catch {
     return { file: null, why: `no prebuilt addon for ${process.platform}-${process.arch}` };
   }
@@ -79,6 +81,9 @@ function describe(info) {
 if (!rebuild) {
   if (process.env.CUDALAB_BUILD_FROM_SOURCE === '1') {
     say('CUDALAB_BUILD_FROM_SOURCE=1: building the addon from source');
+  } else if (['Release', 'Debug'].some((d) => fs.existsSync(path.join(root, 'build', d, 'cudalab.node')))) {
+    // a checkout that built before: its build/ is what loads (ahead of any prebuild), so keep it current
+    say('this folder has a build of its own under build/ (it loads before a prebuild): building the addon from source');
   } else {
     const found = usablePrebuild();
     if (found.file) {

@@ -95,6 +95,17 @@ describe('npm install (scripts/install.js) takes a matching prebuild, or builds'
     }
   });
 
+  it('builds from source when the folder has a build of its own, which loads before the prebuild', () => {
+    const release = path.join(stage, 'build', 'Release');
+    fs.mkdirSync(release, { recursive: true });
+    fs.writeFileSync(path.join(release, 'cudalab.node'), '');
+    try {
+      expect(line()).toBe('cudalab: this folder has a build of its own under build/ (it loads before a prebuild): building the addon from source');
+    } finally {
+      fs.rmSync(path.join(stage, 'build'), { recursive: true, force: true });
+    }
+  });
+
   it('builds from source when the prebuild does not load here', () => {
     const file = path.join(stage, PREBUILD_DIR, PREBUILD_NAME);
     const kept = fs.readFileSync(file);
