@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 'use strict';
 // builds the addon the package ships: the CPU and CUDA backends (cudart
-// linked statically, machine code for every CUDALAB_CUDA_ARCHS architecture
-// and PTX for the newest, so GPUs newer than all of them JIT-compile it), in
+// linked statically; machine code and PTX for every CUDALAB_CUDA_ARCHS
+// architecture: the newest's PTX is JIT-compiled by GPUs newer than all of
+// them, the oldest's by those in between, sm_100 between 90 and 120), in
 // a clean build folder of its own (build-prebuild/, a developer's build/ is
 // left alone), stripped, at the path node-gyp-build looks for it:
 //   prebuilds/<platform>-<arch>/cudalab.napi.<libc>.node
@@ -55,4 +56,4 @@ if (check.status !== 0) fail(`${path.relative(root, dest)} does not load: ${chec
 const info = JSON.parse(check.stdout);
 const mib = (fs.statSync(dest).size / 2 ** 20).toFixed(1);
 say(`wrote ${path.relative(root, dest)} (${mib} MiB): backends ${info.backends.join(' + ')}` +
-  (info.cuda ? ` (CUDA ${info.cuda.version}, sm_${info.cuda.architectures.join(', sm_')}, PTX for the newest)` : ''));
+  (info.cuda ? ` (CUDA ${info.cuda.version}, sm_${info.cuda.architectures.join(', sm_')}, SASS and PTX each)` : ''));
