@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 'use strict';
-// builds the native addon with whatever this machine has:
+// the package's install step. a prebuilt addon that matches this machine
+// (prebuilds/<platform>-<arch>/, see scripts/prebuild.js) is used as it is;
+// otherwise, or with CUDALAB_BUILD_FROM_SOURCE=1, the addon is built with
+// whatever this machine has:
 //   cmake + nvcc >= 12.8  -> CPU and CUDA backends (cmake-js)
 //   cmake only            -> CPU backend (cmake-js)
 //   no cmake              -> CPU backend (node-gyp, binding.gyp)
-// usage: node scripts/install.js [--rebuild] [--asan] [--debug]
-// env:   CUDALAB_CUDA=OFF|ON|AUTO, CUDALAB_BUILD_DIR=build, CUDALAB_CUDA_ARCHS="90;120", CUDACXX=/path/to/nvcc
+// --rebuild (npm run build:native) always builds; --dry-run says which it
+// would do and does nothing.
+// usage: node scripts/install.js [--rebuild] [--asan] [--debug] [--dry-run]
+// env:   CUDALAB_BUILD_FROM_SOURCE=1, CUDALAB_CUDA=OFF|ON|AUTO, CUDALAB_BUILD_DIR=build,
+//        CUDALAB_CUDA_ARCHS="90;120", CUDACXX=/path/to/nvcc
 const { spawnSync, execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
@@ -15,6 +21,7 @@ const args = new Set(process.argv.slice(2));
 const rebuild = args.has('--rebuild');
 const asan = args.has('--asan');
 const debug = args.has('--debug') || asan;
+const dryRun = args.has('--dry-run');
 const say = (msg) => process.stdout.write(`cudalab: ${msg}\n`);
 
 function which(cmd) {
@@ -47,6 +54,46 @@ function run(cmd, argv) {
     process.exit(r.status || 1);
   }
 }
+
+// the prebuilt addon node-gyp-build would load here (never a build/ one), if
+// it loads: a binary for a newer glibc, say, fails here rather than at first use
+function usablePrebuild() {
+  process.env.PREBUILDS_ONLY = '1'; // read when node-gyp-build is loaded: skip build/
+  const nodeGypBuild = require('node-gyp-build');
+  delete process.env.PREBUILDS_ONLY; // and not passed on to the build's processes
+  let file;
+  try {
+    file = nodeGypBuild.path(root);
+  } catch {
+    return { file: null, why: `no prebuilt addon for ${process.platform}-${process.arch}` };
+  }
+  try {
+    return { file, info: require(file).buildInfo() };
+  } catch (e) {
+    return { file: null, why: `the prebuilt addon ${path.relative(root, file)} does not load here (${String(e.message).split('\n')[0]})` };
+  }
+}
+
+function describe(info) {
+  return `backends ${info.backends.join(' + ')}${info.cuda ? ` (CUDA ${info.cuda.version}, sm_${info.cuda.architectures.join(', sm_')})` : ''}`;
+}
+
+if (!rebuild) {
+  if (process.env.CUDALAB_BUILD_FROM_SOURCE === '1') {
+    say('CUDALAB_BUILD_FROM_SOURCE=1: building the addon from source');
+  } else if (['Release', 'Debug'].some((d) => fs.existsSync(path.join(root, 'build', d, 'cudalab.node')))) {
+    // a checkout that built before: its build/ is what loads (ahead of any prebuild), so keep it current
+    say('this folder has a build of its own under build/ (it loads before a prebuild): building the addon from source');
+  } else {
+    const found = usablePrebuild();
+    if (found.file) {
+      say(`using the prebuilt addon ${path.relative(root, found.file)}: ${describe(found.info)} (CUDALAB_BUILD_FROM_SOURCE=1 builds it here instead)`);
+      process.exit(0);
+    }
+    say(`${found.why}: building the addon from source`);
+  }
+}
+if (dryRun) process.exit(0);
 
 const mode = (process.env.CUDALAB_CUDA || 'AUTO').toUpperCase();
 // CUDALAB_BUILD_DIR builds elsewhere (load it with CUDALAB_ADDON=DIR/Release/cudalab.node)
@@ -92,8 +139,7 @@ if (!built) {
   process.exit(1);
 }
 try {
-  const info = require(path.join(root, built)).buildInfo();
-  say(`built ${built}: backends ${info.backends.join(' + ')}${info.cuda ? ` (CUDA ${info.cuda.version}, sm_${info.cuda.architectures.join(', sm_')})` : ''}`);
+  say(`built ${built}: ${describe(require(path.join(root, built)).buildInfo())}`);
 } catch (e) {
   say(`built ${built}`);
 }

@@ -25,3 +25,13 @@ export { predictImages, prepareImage, type Prediction, type PreparedImage } from
 export { exportOnnx, type OnnxExportOptions } from './export/onnx';
 export { registerOnnxExporter, type LayerExporter, type LayerContext } from './export/onnx-layers';
 export { ExportError } from './export/errors';
+// training in your own loop: data, parameter groups, schedules, evaluation, weights on disk
+export { loadCifar10, type Cifar10, type Split } from './data/cifar10';
+export { DataLoader, CIFAR10_NORMALIZATION, DEFAULT_NORMALIZATION, type LoaderOptions, type Normalization, type Batch } from './data/loader';
+export { HostBatches, type TensorBatch, type TensorBatches } from './data/batches';
+export { groupParameters, type ParamGroup, type ParamGroupInput, type ParamGroupRule } from './optim';
+export { scheduleFactor, type ScheduleSpec } from './train/schedule';
+export { evaluate, type Evaluation } from './train/evaluate';
+export { saveWeights, loadWeights } from './train/weights';
+export { readSafetensors, writeSafetensors, SafetensorsError, type SafetensorsTensor, type SafetensorsContents } from './train/safetensors';
+export { addonOrigin, type AddonOrigin } from './native';

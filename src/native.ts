@@ -1,4 +1,5 @@
-// loads the native addon (node-gyp-build: build/Release or build/Debug) and
+// loads the native addon (node-gyp-build: build/Release or build/Debug, else
+// the matching prebuilds/<platform>-<arch>/ binary shipped in the package) and
 // types its surface. every function here is one Node-API call into
 // native/addon.cc, which validates its arguments and dispatches to the cpu::
 // or cuda:: op table (native/ops.h). ops take whole storages: a tensor view
@@ -237,14 +238,35 @@ export interface NativeError extends Error {
 }
 
 let cached: Addon | null = null;
+let loadedFrom: AddonOrigin | null = null;
+
+/** which binary native() loaded: a build made here, a prebuilt one shipped in the package, or CUDALAB_ADDON's */
+export interface AddonOrigin {
+  kind: 'source build' | 'prebuild' | 'CUDALAB_ADDON';
+  path: string;
+}
+
+const PACKAGE_ROOT = path.resolve(__dirname, '..');
+
+// node-gyp-build's order: build/Release, build/Debug (a developer's own build
+// wins), then the prebuilds/<platform>-<arch>/ binary that matches this node
+function resolveAddon(): AddonOrigin {
+  const override = process.env.CUDALAB_ADDON;
+  if (override) return { kind: 'CUDALAB_ADDON', path: path.resolve(override) };
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const file: string = require('node-gyp-build').path(PACKAGE_ROOT);
+  const inPrebuilds = path.relative(path.join(PACKAGE_ROOT, 'prebuilds'), file);
+  return { kind: inPrebuilds.startsWith('..') || path.isAbsolute(inPrebuilds) ? 'source build' : 'prebuild', path: file };
+}
 
 /** the addon, loaded once. CUDALAB_ADDON=path/to/cudalab.node loads another build (e.g. build-asan). */
 export function native(): Addon {
   if (cached) return cached;
-  const override = process.env.CUDALAB_ADDON;
   try {
+    const origin = resolveAddon();
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    cached = override ? require(path.resolve(override)) : require('node-gyp-build')(path.resolve(__dirname, '..'));
+    cached = require(origin.path);
+    loadedFrom = origin;
   } catch (err) {
     const e = err as Error;
     throw new Error(
@@ -253,4 +275,10 @@ export function native(): Addon {
     );
   }
   return cached!;
+}
+
+/** the binary native() loaded (loading it if it was not yet) */
+export function addonOrigin(): AddonOrigin {
+  native();
+  return loadedFrom!;
 }

@@ -77,7 +77,7 @@ export function checkpointFiles(runDir: string, epoch: number) {
 }
 
 /** host copies of tensors, as safetensors entries */
-function toEntries(tensors: Record<string, Tensor>): Record<string, SafetensorsTensor> {
+export function toEntries(tensors: Record<string, Tensor>): Record<string, SafetensorsTensor> {
   const out: Record<string, SafetensorsTensor> = {};
   for (const [name, t] of Object.entries(tensors)) {
     out[name] = { dtype: t.dtype === 'int32' ? 'I32' : 'F32', shape: t.shape.slice(), data: t.toArray() };
