@@ -7,6 +7,8 @@ import { register as train } from './train';
 import { register as experiments } from './experiments';
 import { register as eda } from './eda';
 import { register as report } from './report';
+import { register as sweep } from './sweep';
+import { register as worker } from './worker';
 
 // one file per command; each adds itself to the program
 const commands: Array<(program: Command) => void> = [
@@ -18,6 +20,8 @@ const commands: Array<(program: Command) => void> = [
   experiments,
   eda,
   report,
+  sweep,
+  worker,
 ];
 
 export function buildProgram(): Command {
