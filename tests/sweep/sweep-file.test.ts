@@ -1,6 +1,7 @@
 import crypto from 'crypto';
 import { describe, expect, it } from 'vitest';
-import { parseSweepFile } from '../../src/sweep/sweep-file';
+import path from 'path';
+import { parseSweepFile, readSweepFile } from '../../src/sweep/sweep-file';
 import { expandTrials, trialSettings } from '../../src/sweep/trials';
 import { environmentFor, parseDeviceSpec } from '../../src/device-spec';
 import { ConfigError } from '../../src/train/config';
@@ -95,6 +96,18 @@ describe('sweep files', () => {
     expect(trialSettings(t.config, t.name, placement, 'trial x')).toMatchObject({ lr: 0.1, batch: 64, device: 'cpu', out: 'runs/a', name: t.name });
     expect(() => trialSettings({ ...t.config, lrr: 1 }, t.name, placement, 'trial x')).toThrow("trial x.lrr is not a trial's field");
     expect(() => trialSettings({ ...t.config, batch: 0 }, t.name, placement, 'trial x')).toThrow('trial x.batch must be an integer from 1 to 1048576, got 0');
+  });
+});
+
+describe('experiments/sweep-lr-batch.json', () => {
+  it('sweeps lr 1e-4..1e-1 x batch 32..512 on the seed CNN with 2 seeds', () => {
+    const trials = expandTrials(readSweepFile(path.join(__dirname, '..', '..', 'experiments', 'sweep-lr-batch.json')));
+    expect(trials).toHaveLength(40);
+    const values = (k: string) => [...new Set(trials.map((t) => t.params[k] as number))].sort((a, b) => a - b);
+    expect(values('lr')).toEqual([1e-4, 1e-3, 1e-2, 1e-1]);
+    expect(values('batch')).toEqual([32, 64, 128, 256, 512]);
+    expect(values('seed')).toEqual([0, 1]);
+    for (const t of trials) expect(t.config.model).toBe('seedcnn');
   });
 });
 
