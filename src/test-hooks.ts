@@ -6,6 +6,7 @@
 // the points:
 //   write:<file name>  in writeFileAtomic, the temporary complete, before its rename
 //   step:<n>           after a run's n-th training step, counted over all its epochs
+//   worker-trial-epoch:<n>  in `cudalab worker`, when its trial's process reports epoch n begun (the ones before checkpointed)
 //   before-rename      in the DVC cache and checkout, a downloaded or added file complete, before its rename
 export function testHook(point: string): void {
   if (process.env.CUDALAB_TEST_KILL_AT === point) process.kill(process.pid, process.env.CUDALAB_TEST_KILL_SIGNAL ?? 'SIGKILL');

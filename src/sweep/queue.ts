@@ -83,7 +83,11 @@ export function openRegistry(connection: ConnectionOptions, onError: (err: Error
   return new Redis(connection as RedisOptions).on('error', onError);
 }
 
-/** adds the trials' jobs (the ones already there stay as they are) and lists the queue for the workers */
+/**
+ * adds the trials' jobs and lists the queue for the workers. a job already
+ * there stays as it is, except a failed one: the caller enqueues only trials
+ * it has no final row for, so a failed trial whose row was removed runs again
+ */
 export async function enqueueTrials(registry: Redis, queue: Queue<TrialJobData, TrialResult>, trials: readonly Trial[], attempts: number): Promise<void> {
   await registry.sadd(SWEEPS_SET, queue.name);
   if (trials.length === 0) return;
@@ -92,6 +96,10 @@ export async function enqueueTrials(registry: Redis, queue: Queue<TrialJobData, 
     data: { sweep: queue.name, trial },
     opts: { jobId: trial.id, attempts, removeOnComplete: false, removeOnFail: false },
   })));
+  for (const trial of trials) {
+    const job = await queue.getJob(trial.id);
+    if (job && (await job.getState()) === 'failed') await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+  }
 }
 
 export async function listedSweeps(registry: Redis): Promise<string[]> {

@@ -117,6 +117,15 @@ describe.skipIf(skipReason !== '')(`sweep on Redis${skipReason ? ` (skipped: ${s
     expect(row).toMatchObject({ status: 'failed', attempts: 2 });
     expect(row.error).toMatch(/the loss was not finite at epoch 1, step \d+ \(stopOnNan\)/);
     expect(w.stderr().match(/: nan: trial \S+ failed \(attempt \d of 2\)/g)).toHaveLength(2);
+    // run again it stays failed; with its row removed from results.json it is tried again (as often)
+    expect((await runCliProcess(sweepArgs('nan.json', '--attempts', '2'), env)).code).toBe(1);
+    expect(w.stderr().match(/: nan: trial \S+ failed \(attempt \d of 2\)/g)).toHaveLength(2);
+    const resultsFile = path.join(root, 'runs', 'nan', 'results.json');
+    fs.writeFileSync(resultsFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(resultsFile, 'utf8')), trials: [] }));
+    const retried = await runCliProcess(sweepArgs('nan.json', '--attempts', '2', '--json'), env);
+    expect(retried.code, retried.stderr).toBe(1);
+    expect(JSON.parse(retried.stdout)[0]).toMatchObject({ status: 'failed', attempts: 2 });
+    expect(w.stderr().match(/: nan: trial \S+ failed \(attempt \d of 2\)/g)).toHaveLength(4);
     // cancelled, the queue is gone and status says there is no such sweep
     expect((await runCliProcess(['sweep', 'cancel', 'nan', '--redis', redis!.url])).code).toBe(0);
     const status = await runCliProcess(['sweep', 'status', 'nan', '--redis', redis!.url]);
