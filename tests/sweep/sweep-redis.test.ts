@@ -5,7 +5,7 @@
 // other worker from the dead one's checkpoint, each with the accuracy
 // `cudalab train` gets for the same config; the finished sweep run again
 // runs nothing. CUDALAB_TEST_SWEEP_LOCK_MS (test-only, src/sweep/queue.ts)
-// makes a dead worker's lock expire in 1.5 s instead of 30.
+// makes a dead worker's lock expire in 2 s instead of 30.
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -20,7 +20,7 @@ const skipReason = !built ? 'no dist/: run `npm run build`' : redisBinary === nu
 let root: string;
 let redis: RedisServer | null = null;
 const workers: CliProcess[] = [];
-const env = { CUDALAB_TEST_SWEEP_LOCK_MS: '1500' };
+const env = { CUDALAB_TEST_SWEEP_LOCK_MS: '2000' };
 
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'cudalab-sweep-redis-'));
@@ -29,6 +29,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(root, 'six.json'), JSON.stringify({
     name: 'six', base: { epochs: 2, batch: 16 }, grid: { lr: [0.001, 0.003, 0.01] }, seeds: [0, 1],
   }));
+  fs.writeFileSync(path.join(root, 'long.json'), JSON.stringify({ name: 'long', base: { epochs: 4, batch: 16 }, grid: { lr: [0.002] } }));
   fs.writeFileSync(path.join(root, 'nan.json'), JSON.stringify({
     name: 'nan', base: { epochs: 1, batch: 16, stopOnNan: true }, grid: { lr: [1e30] },
   }));
@@ -83,7 +84,15 @@ describe.skipIf(skipReason !== '')(`sweep on Redis${skipReason ? ` (skipped: ${s
     const killed = rows.find((r) => r.name === killedTrial)!;
     expect(killed.worker).toContain(`:${b.child.pid} cpu`);
     expect(b.stderr()).toMatch(new RegExp(`\\[${killedTrial}\\] .*exists: resuming from its last checkpoint`));
+    // from epoch 1's checkpoint: the dead worker's trial process stopped too, it did not train on alone
+    expect(b.stderr()).toMatch(new RegExp(`\\[${killedTrial}\\] resuming .* after epoch 1 of 2`));
     expect(fs.existsSync(path.join(root, 'runs', 'six', killedTrial, 'checkpoint-epoch-2.json'))).toBe(true);
+    // each trial was taken once, the killed one twice (A, then B): the locks of the
+    // trials that trained on were renewed, none was taken for stalled
+    const taken = (p: CliProcess) => [...p.stderr().matchAll(/: six: trial (\S+) \(attempt/g)].map((m) => m[1]);
+    const counts = new Map<string, number>();
+    for (const name of [...taken(a), ...taken(b)]) counts.set(name, (counts.get(name) ?? 0) + 1);
+    expect(Object.fromEntries(counts)).toEqual(Object.fromEntries(rows.map((r) => [r.name, r.name === killedTrial ? 2 : 1])));
 
     // run again: every trial is finished, nothing is queued or run
     const trialsRunByB = b.stderr().match(/: six: trial \S+ \(attempt/g)!.length;
@@ -131,5 +140,21 @@ describe.skipIf(skipReason !== '')(`sweep on Redis${skipReason ? ` (skipped: ${s
     const status = await runCliProcess(['sweep', 'status', 'nan', '--redis', redis!.url]);
     expect(status.code).toBe(1);
     expect(status.stderr).toMatch(/no sweep nan on redis:\/\/127\.0\.0\.1:\d+/);
+  }, 30_000);
+
+  it("keeps a trial's lock while it trains for many times the lock's duration (the trial is in its own process)", async () => {
+    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
+    // a 300 ms lock, renewed every 150 ms, on a trial of 40 steps and 4 evaluations (seconds):
+    // a lock left to expire would send the trial back to the queue, and this worker would take it again
+    const fast = { CUDALAB_TEST_SWEEP_LOCK_MS: '300' };
+    const c = startCli(workerArgs(), fast);
+    workers.push(c);
+    const r = await runCliProcess(sweepArgs('long.json', '--json'), fast);
+    expect(r.code, r.stderr).toBe(0);
+    const [row] = JSON.parse(r.stdout) as Row[];
+    expect(row).toMatchObject({ status: 'done', attempts: 1 });
+    expect(c.stderr().match(/: long: trial \S+ \(attempt/g)).toHaveLength(1);
+    expect(c.stderr()).not.toMatch(/could not be recorded|cannot renew/);
   }, 30_000);
 });
