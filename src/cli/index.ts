@@ -31,6 +31,9 @@ export function buildProgram(): Command {
     .description('CIFAR-10 deep-learning lab on our own CUDA and C++ kernels')
     .version(require('../../package.json').version)
     .showHelpAfterError()
+    // a command's options are its own: `sweep status NAME --redis URL` is the
+    // subcommand's --redis, not sweep's (each command has its own --help)
+    .enablePositionalOptions()
     // throw instead of exiting, so main() sets the exit code; subcommands
     // inherit this only when it is set before they are created
     .exitOverride();

@@ -42,6 +42,8 @@ export function register(program: Command): void {
     .command('sweep')
     .description('run a sweep file\'s trials (a grid, a seeded random search, seeds) on this machine, or through a Redis queue that `cudalab worker`s take them from')
     .argument('<file>', 'the sweep file (JSON; see below)')
+    // its options before `status` or `cancel` are its own; after, theirs (both have --redis)
+    .enablePositionalOptions()
     .option('--redis <url>', 'queue the trials on this Redis (redis://host:port) for workers, and wait for them; without it the trials run here')
     .option('--out <dir>', 'where OUT/SWEEP/results.md, results.json and (here) the run directories go', 'runs')
     .option('--data <dir>', 'the data folder, for trials run here (workers have their own --data)', 'data')

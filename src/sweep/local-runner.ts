@@ -9,7 +9,7 @@ import { deviceSpecText, runDeviceOf, type DeviceSpec } from '../device-spec';
 import type { Progress } from '../train/progress';
 import { withRunLock } from '../train/run-lock';
 import { removeTemporaries } from '../atomic-file';
-import { doneRow, failedRow, makeResults, queuedRow, progressLine, readSweepResults, sweepDir, writeSweepResults, type TrialResult } from './results';
+import { doneRow, failedRow, makeResults, progressLine, queuedRow, readSweepResults, startingRows, sweepDir, writeSweepResults, type TrialResult } from './results';
 import type { SweepFile } from './sweep-file';
 import type { Trial } from './trials';
 import { runTrialProcess } from './trial-process';
@@ -22,14 +22,6 @@ export interface LocalOptions {
   devices: DeviceSpec[];
   attempts: number;
   progress: Progress;
-}
-
-/** the rows an earlier run left for these trials: finished ones stay, the rest start over as queued */
-export function startingRows(trials: readonly Trial[], earlier: Map<string, TrialResult>, queued: (t: Trial) => TrialResult): TrialResult[] {
-  return trials.map((t) => {
-    const row = earlier.get(t.id);
-    return row && (row.status === 'done' || row.status === 'failed') ? row : queued(t);
-  });
 }
 
 export async function runSweepLocally(sweep: SweepFile, trials: readonly Trial[], opts: LocalOptions): Promise<TrialResult[]> {

@@ -7,10 +7,8 @@
 // data) is enqueued again.
 import type { Progress } from '../train/progress';
 import type { ConnectionOptions } from 'bullmq';
-import { ConfigError } from '../train/config';
 import { enqueueTrials, isListed, openQueue, openRegistry, rowOfJob } from './queue';
-import { makeResults, progressLine, queuedRow, readSweepResults, sweepDir, writeSweepResults, type TrialResult } from './results';
-import { startingRows } from './local-runner';
+import { makeResults, progressLine, queuedRow, readSweepResults, startingRows, sweepDir, writeSweepResults, type TrialResult } from './results';
 import type { SweepFile } from './sweep-file';
 import type { Trial } from './trials';
 
@@ -24,9 +22,11 @@ export interface RemoteOptions {
 }
 
 /** the sweep was cancelled (`cudalab sweep cancel`) while this waited */
-export class SweepCancelledError extends ConfigError {
+export class SweepCancelledError extends Error {
+  readonly code = 'ERR_SWEEP_CANCELLED';
   constructor(name: string) {
-    super('NAME', `sweep ${name} was cancelled`);
+    super(`sweep ${name} was cancelled (cudalab sweep cancel); the results table keeps what finished before`);
+    this.name = 'SweepCancelledError';
   }
 }
 

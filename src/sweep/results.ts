@@ -158,6 +158,14 @@ export function readSweepResults(dir: string): Map<string, TrialResult> {
   return new Map(v.trials.filter((t) => t && typeof t.trial === 'string').map((t) => [t.trial, t]));
 }
 
+/** the rows an earlier run left for these trials: finished ones stay, the rest start over as queued */
+export function startingRows(trials: readonly Trial[], earlier: Map<string, TrialResult>, queued: (t: Trial) => TrialResult): TrialResult[] {
+  return trials.map((t) => {
+    const row = earlier.get(t.id);
+    return row && (row.status === 'done' || row.status === 'failed') ? row : queued(t);
+  });
+}
+
 export function makeResults(sweep: SweepFile, rows: TrialResult[]): SweepResults {
   return { sweep: sweep.name, description: sweep.description, file: sweep.file, parameters: sweptParameters(sweep), updated_at: new Date().toISOString(), trials: rows };
 }

@@ -43,22 +43,16 @@ export class SweepWorker {
   /** who runs a trial, in the results: host:pid device */
   readonly id: string;
   private readonly queues = new Map<string, Worker<TrialJobData, TrialResult>>();
-  private stopping = false;
   private next = 0;
 
   constructor(private readonly opts: WorkerOptions) {
     this.id = `${os.hostname()}:${process.pid} ${deviceSpecText(opts.device)}`;
   }
 
-  /** runs until stop(); the slots share the queues */
+  /** runs until the process is stopped (see src/cli/worker.ts); the slots share the queues */
   async run(): Promise<void> {
     const slots = Array.from({ length: this.opts.concurrency }, (_, i) => this.slot(i));
     await Promise.all(slots);
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await Promise.all([...this.queues.values()].map((w) => w.close(true).catch(() => undefined)));
   }
 
   // a BullMQ worker per sweep queue, only to fetch from it and check it for stalled jobs
@@ -105,13 +99,12 @@ export class SweepWorker {
 
   private async slot(index: number): Promise<void> {
     const pollMs = this.opts.pollMs ?? 500;
-    while (!this.stopping) {
+    for (;;) {
       const token = crypto.randomUUID();
       let fetched;
       try {
         fetched = await this.fetch(token);
       } catch (err) {
-        if (this.stopping) break;
         this.opts.progress.message(`worker: cannot reach Redis (${(err as Error).message}); trying again`);
         await sleep(1000);
         continue;
