@@ -49,3 +49,17 @@ export function environmentFor(d: DeviceSpec, env: NodeJS.ProcessEnv, argument =
   }
   return { ...env, CUDA_VISIBLE_DEVICES: physical };
 }
+
+/**
+ * a command's --device in this process: cuda:N sets CUDA_VISIBLE_DEVICES to
+ * that GPU and becomes plain cuda; any other value comes back as given, for
+ * the command to check as it always has. the CUDA runtime reads the variable
+ * once, when it starts, which in this addon is the first device query or use:
+ * so a command calls this before it touches a device.
+ */
+export function useDeviceIndex(value: unknown, argument: string): unknown {
+  if (typeof value !== 'string' || !value.startsWith('cuda:')) return value;
+  const spec = parseDeviceSpec(value, argument);
+  process.env.CUDA_VISIBLE_DEVICES = environmentFor(spec, process.env, argument).CUDA_VISIBLE_DEVICES;
+  return 'cuda';
+}
