@@ -145,9 +145,9 @@ describe.skipIf(skipReason !== '')(`sweep on Redis${skipReason ? ` (skipped: ${s
   it("keeps a trial's lock while it trains for many times the lock's duration (the trial is in its own process)", async () => {
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
     await Promise.all(workers.map((w) => w.exited));
-    // a 300 ms lock, renewed every 150 ms, on a trial of 40 steps and 4 evaluations (seconds):
+    // a 600 ms lock, renewed every 300 ms, on a trial of 40 steps and 4 evaluations (seconds):
     // a lock left to expire would send the trial back to the queue, and this worker would take it again
-    const fast = { CUDALAB_TEST_SWEEP_LOCK_MS: '300' };
+    const fast = { CUDALAB_TEST_SWEEP_LOCK_MS: '600' };
     const c = startCli(workerArgs(), fast);
     workers.push(c);
     const r = await runCliProcess(sweepArgs('long.json', '--json'), fast);
