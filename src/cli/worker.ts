@@ -4,6 +4,7 @@ import { Progress } from '../train/progress';
 import { environmentFor, parseDeviceSpec } from '../device-spec';
 import { connectionOf, openRegistry } from '../sweep/queue';
 import { SweepWorker } from '../sweep/worker';
+import { checkUploadTarget } from '../sweep/upload';
 import { usageError } from './train';
 
 // `cudalab worker`: runs sweep trials from a Redis until stopped
@@ -17,6 +18,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'where run directories go: OUT/SWEEP/<trial>/ (shared storage lets another worker resume a dead one\'s trial)', 'runs')
     .option('--no-download', 'fail instead of downloading CIFAR-10 when it is missing')
     .option('--concurrency <n>', 'trials at a time on this device', '1')
+    .option('--upload [remote]', "push each finished run directory to the DVC S3 remote (this one, or the default) of the repository that holds --out, for workers without shared storage; `sweep` writes its .dvc file, so `cudalab data pull` fetches it")
     .addHelpText(
       'after',
       `
@@ -34,6 +36,7 @@ Example:
     .action(async (opts: Record<string, unknown>, c: Command) => {
       const progress = new Progress(process.stderr, { tty: false });
       let connection, device, concurrency;
+      let upload: { remote: string | undefined } | null = null;
       try {
         connection = connectionOf(String(opts.redis));
         device = parseDeviceSpec(opts.device, '--device');
@@ -41,6 +44,14 @@ Example:
         concurrency = Number(opts.concurrency);
         if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
           throw new ConfigError('--concurrency', `--concurrency must be an integer from 1 to 64, got ${JSON.stringify(opts.concurrency)}`);
+        }
+        if (opts.upload !== undefined) {
+          upload = { remote: opts.upload === true ? undefined : String(opts.upload) };
+          try {
+            checkUploadTarget(String(opts.out), upload.remote);
+          } catch (err) {
+            throw new ConfigError('--upload', `--upload: ${(err as Error).message}`);
+          }
         }
       } catch (err) {
         if (err instanceof ConfigError) usageError(c, err.message);
@@ -56,7 +67,7 @@ Example:
         lastError = '';
       });
       const worker = new SweepWorker({
-        connection, registry, device, concurrency, progress,
+        connection, registry, device, concurrency, progress, upload,
         data: String(opts.data), out: String(opts.out), download: opts.download !== false,
       });
       // stopping leaves the running trials' jobs to expire back into the queue,

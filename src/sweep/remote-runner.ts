@@ -5,6 +5,9 @@
 // many times the trial ran. Redis going away is waited out (the connection
 // retries forever); a trial whose job went missing (a Redis that lost its
 // data) is enqueued again.
+import fs from 'fs';
+import path from 'path';
+import { writeFileAtomic } from '../atomic-file';
 import type { Progress } from '../train/progress';
 import type { ConnectionOptions } from 'bullmq';
 import { enqueueTrials, isListed, openQueue, openRegistry, rowOfJob } from './queue';
@@ -28,6 +31,11 @@ export class SweepCancelledError extends Error {
     super(`sweep ${name} was cancelled (cudalab sweep cancel); the results table keeps what finished before`);
     this.name = 'SweepCancelledError';
   }
+}
+
+function writeDvcFileOf(dir: string, name: string, text: string): void {
+  const file = path.join(dir, `${name}.dvc`);
+  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== text) writeFileAtomic(file, text);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -63,6 +71,8 @@ export async function runSweepOnRedis(sweep: SweepFile, trials: readonly Trial[]
         const row = await rowOfJob(queue, trial);
         if (row === null) missing.push(trial);
         else rows[i] = row;
+        // an uploaded run: its .dvc file beside the results, for `cudalab data pull`
+        if (row?.status === 'done' && typeof row.upload === 'string') writeDvcFileOf(dir, row.name, row.upload);
       }
       if (missing.length > 0) {
         opts.progress.message(`sweep ${sweep.name}: ${missing.length} trials are missing from the queue (Redis lost them?); queueing them again`);

@@ -34,6 +34,8 @@ export interface TrialResult {
   error: string | null;
   /** the run directory, as the runner wrote it */
   run: string | null;
+  /** with `worker --upload`: the .dvc file of the run directory pushed to the DVC remote */
+  upload: string | null;
 }
 
 export interface SweepResults {
@@ -63,7 +65,7 @@ export function sweptParameters(sweep: SweepFile): string[] {
 export function queuedRow(trial: Trial): TrialResult {
   return {
     trial: trial.id, name: trial.name, params: trial.params, seed: trial.params.seed as number, status: 'queued',
-    test_accuracy: null, best_accuracy: null, seconds: null, worker: null, attempts: 0, error: null, run: null,
+    test_accuracy: null, best_accuracy: null, seconds: null, worker: null, attempts: 0, error: null, run: null, upload: null,
   };
 }
 

@@ -12,6 +12,7 @@
 // to the queue) runs in every worker process, for every queue.
 import crypto from 'crypto';
 import os from 'os';
+import path from 'path';
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deviceSpecText, runDeviceOf, type DeviceSpec } from '../device-spec';
@@ -20,7 +21,7 @@ import { testHook } from '../test-hooks';
 import { doneRow, sweepDir, type TrialResult } from './results';
 import { listedSweeps, lockTiming, type TrialJobData, type TrialJobProgress } from './queue';
 import { runTrialProcess } from './trial-process';
-import path from 'path';
+import { uploadRun } from './upload';
 
 export interface WorkerOptions {
   connection: ConnectionOptions;
@@ -31,6 +32,8 @@ export interface WorkerOptions {
   download: boolean;
   concurrency: number;
   progress: Progress;
+  /** --upload: push each finished run directory to this DVC remote (remote undefined: the repository's default); null: no upload */
+  upload: { remote: string | undefined } | null;
   /** how often an idle slot looks for work, ms */
   pollMs?: number;
 }
@@ -149,6 +152,11 @@ export class SweepWorker {
           },
         );
         row = doneRow(trial, summary, this.id, attempt, runDir);
+        // an upload that fails fails the attempt: the next one finds the run done and uploads again
+        if (this.opts.upload !== null) {
+          row.upload = await uploadRun(runDir, this.opts.upload.remote);
+          say(`${sweep}: trial ${trial.name} uploaded to the DVC remote`);
+        }
       } catch (err) {
         failure = err as Error;
       }

@@ -17,14 +17,14 @@ export interface CliProcess {
   line(re: RegExp): Promise<RegExpMatchArray>;
 }
 
-export function startCli(args: string[], env: Record<string, string | undefined> = {}): CliProcess {
+export function startCli(args: string[], env: Record<string, string | undefined> = {}, cwd?: string): CliProcess {
   const fullEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const key of ['CUDALAB_TEST_KILL_AT', 'CUDALAB_TEST_KILL_SIGNAL', 'CUDALAB_TEST_FAIL_AT']) delete fullEnv[key];
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete fullEnv[k];
     else fullEnv[k] = v;
   }
-  const child = spawn(process.execPath, [bin, ...args], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, ...args], { env: fullEnv, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];
@@ -58,8 +58,8 @@ export function startCli(args: string[], env: Record<string, string | undefined>
 }
 
 /** runs the command line to its end */
-export async function runCliProcess(args: string[], env: Record<string, string | undefined> = {}) {
-  const p = startCli(args, env);
+export async function runCliProcess(args: string[], env: Record<string, string | undefined> = {}, cwd?: string) {
+  const p = startCli(args, env, cwd);
   const { code, signal } = await p.exited;
   return { code, signal, stdout: p.stdout(), stderr: p.stderr() };
 }
