@@ -6,6 +6,7 @@
 // the points:
 //   write:<file name>  in writeFileAtomic, the temporary complete, before its rename
 //   step:<n>           after a run's n-th training step, counted over all its epochs
+//   worker-trial-epoch:<n>  in `cudalab worker`, when its trial's process reports epoch n begun (the ones before checkpointed)
 //   before-rename      in the DVC cache and checkout, a downloaded or added file complete, before its rename
 // the native addon reads CUDALAB_TEST_FAIL_AT itself for one point (native/cpu/parallel.cc):
 //   thread-create[:n]  starting a cpu worker thread fails (every start, or only the n-th), as at a process limit

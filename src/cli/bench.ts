@@ -4,6 +4,7 @@ import { native, DeviceName } from '../native';
 import { benchCases, benchOpNames, BenchCase } from '../bench/cases';
 import { timeIt } from '../bench/timing';
 import { timeWithTorch, torchCounterparts } from '../bench/torch';
+import { useDeviceIndex } from '../device-spec';
 
 interface BenchRow {
   op: string;
@@ -19,7 +20,16 @@ interface BenchRow {
 function parseDevices(v: string): DeviceName[] | 'all' {
   if (v === 'all') return 'all';
   if (v === 'cpu' || v === 'cuda') return [v];
-  throw new InvalidArgumentError(`expected cpu, cuda or all, got '${v}'`);
+  // cuda:N: that GPU, through CUDA_VISIBLE_DEVICES, before anything starts CUDA
+  if (/^cuda:\d{1,4}$/.test(v)) {
+    try {
+      useDeviceIndex(v, '--device');
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+    return ['cuda'];
+  }
+  throw new InvalidArgumentError(`expected cpu, cuda, cuda:N or all, got '${v}'`);
 }
 
 function parseOps(v: string): string[] {
@@ -38,7 +48,7 @@ export function register(program: Command): void {
   program
     .command('bench')
     .description('time every native op at the seed CNN\'s layer shapes (batch 64, 128) and GEMM at 1000, 2048, 4096: median ms, GFLOP/s, GB/s')
-    .option('--device <cpu|cuda|all>', 'backends to time (all = every backend this machine can use)', parseDevices, 'all' as const)
+    .option('--device <cpu|cuda|cuda:N|all>', 'backends to time (all = every backend this machine can use; cuda:N the N-th GPU)', parseDevices, 'all' as const)
     .option('--ops <list>', `comma-separated ops (${benchOpNames().join(', ')})`, parseOps)
     .option('--json', 'print one JSON array of {op, device, shape, ms, gflops, gbps} instead of a table')
     .option('--compare-torch', 'also time the same shapes through PyTorch on the GPU (needs python3 with torch) and print the ratio')

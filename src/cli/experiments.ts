@@ -6,6 +6,7 @@ import { DEFAULT_EXPERIMENTS, readExperiments, resultOf, writeResults, type Expe
 import { Progress } from '../train/progress';
 import { deviceFor, inRunDir, loadData, runDirOf, startRun } from '../train/run';
 import { addSettingOptions, givenSettings, usageError } from './train';
+import { useDeviceIndex } from '../device-spec';
 
 // the settings the command line gives every experiment (the table says which)
 const COMMAND_FIELDS = FIELDS.filter((f) => f.experiments !== 'entry');
@@ -42,6 +43,8 @@ Examples:
       let config;
       let device;
       try {
+        // cuda:N picks a GPU for this process, before anything starts CUDA
+        opts.device = useDeviceIndex(opts.device, '--device');
         file = String(opts.config);
         const overrides: Record<string, unknown> = {};
         for (const [f, v] of givenSettings(cmd, opts, COMMAND_FIELDS)) overrides[f.name] = checkField(f.name, v, flagOf(f), { models: modelNames });

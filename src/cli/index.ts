@@ -9,6 +9,8 @@ import { register as eda } from './eda';
 import { register as report } from './report';
 import { register as predict } from './predict';
 import { register as exportModel } from './export';
+import { register as sweep } from './sweep';
+import { register as worker } from './worker';
 
 // one file per command; each adds itself to the program
 const commands: Array<(program: Command) => void> = [
@@ -22,6 +24,8 @@ const commands: Array<(program: Command) => void> = [
   report,
   predict,
   exportModel,
+  sweep,
+  worker,
 ];
 
 export function buildProgram(): Command {
@@ -31,6 +35,9 @@ export function buildProgram(): Command {
     .description('CIFAR-10 deep-learning lab on our own CUDA and C++ kernels')
     .version(require('../../package.json').version)
     .showHelpAfterError()
+    // a command's options are its own: `sweep status NAME --redis URL` is the
+    // subcommand's --redis, not sweep's (each command has its own --help)
+    .enablePositionalOptions()
     // throw instead of exiting, so main() sets the exit code; subcommands
     // inherit this only when it is set before they are created
     .exitOverride();

@@ -4,6 +4,7 @@ import { modelNames } from '../models';
 import { ConfigError, FIELDS, checkField, flagOf, helpOf, parseRunFile, resolveTrainRequest, type FieldSpec } from '../train/config';
 import { Progress } from '../train/progress';
 import { resumeRun, startRun, type ResumeOverrides } from '../train/run';
+import { useDeviceIndex } from '../device-spec';
 
 /** a usage error: the message on stderr, exit code 2 (via main in index.ts) */
 export function usageError(cmd: Command, message: string): never {
@@ -75,6 +76,13 @@ Examples:
     .exitOverride()
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const progress = new Progress(process.stderr);
+      // cuda:N picks a GPU for this process, before anything starts CUDA
+      try {
+        opts.device = useDeviceIndex(opts.device, '--device');
+      } catch (err) {
+        if (err instanceof ConfigError) usageError(cmd, err.message);
+        throw err;
+      }
       const given = givenSettings(cmd, opts, FIELDS);
       let summary;
       try {

@@ -1,10 +1,12 @@
 import fs from 'fs';
 import path from 'path';
 import { ReportError } from './report-error';
+import type { SweepTable, SweepTrialRow } from './sweep';
 
 // reading a runs folder as `cudalab train` and `cudalab experiments` leave it:
 //   runs/NAME/{config.json, metrics.jsonl, summary.json}          a training run
 //   runs/CONFIG/results.json + runs/CONFIG/NAME/...               an experiments table and its runs
+//   runs/SWEEP/results.json ({sweep, trials}) + runs/SWEEP/TRIAL/  a sweep's table and its trials' runs
 // a run is any folder (up to MAX_DEPTH below the root) with metrics.jsonl,
 // config.json or summary.json; a run still going has metrics and no summary.
 
@@ -56,6 +58,7 @@ export interface RunsFolder {
   dir: string;
   runs: RunRecord[];
   results: ResultsTable[];
+  sweeps: SweepTable[];
 }
 
 const NUMBER_FIELDS = ['train_loss', 'train_accuracy', 'test_loss', 'test_accuracy', 'seconds', 'images_per_second'] as const;
@@ -124,8 +127,28 @@ function readObject(file: string): Record<string, unknown> | null {
   return v as Record<string, unknown>;
 }
 
-function readResults(file: string): ResultRow[] {
-  const v = readJsonFile(file);
+// a sweep's results.json is an object {sweep, parameters, trials: [...]}; an experiments table is an array
+function isSweepResults(v: unknown): v is { sweep: string; trials: unknown[] } {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { sweep?: unknown }).sweep === 'string';
+}
+
+function readSweep(file: string, name: string, v: { sweep: string; trials: unknown[]; parameters?: unknown; description?: unknown; file?: unknown }): SweepTable {
+  if (!Array.isArray(v.trials)) throw new ReportError('ERR_RUN_FILE', file, `${file}: a sweep's results must have "trials": [...]`);
+  const trials = v.trials.map((row, i) => {
+    const r = row as Partial<SweepTrialRow>;
+    if (r === null || typeof r !== 'object' || typeof r.name !== 'string' || typeof r.status !== 'string' || r.params === null || typeof r.params !== 'object') {
+      throw new ReportError('ERR_RUN_FILE', file, `${file}: trials[${i}] must be an object with "name", "status" and "params"`);
+    }
+    return r as SweepTrialRow;
+  });
+  const parameters = Array.isArray(v.parameters) ? v.parameters.filter((p): p is string => typeof p === 'string') : [];
+  return {
+    name, file, sweep: v.sweep, trials, parameters,
+    description: typeof v.description === 'string' ? v.description : '',
+  };
+}
+
+function readResults(file: string, v: unknown = readJsonFile(file)): ResultRow[] {
   if (!Array.isArray(v)) throw new ReportError('ERR_RUN_FILE', file, `${file}: expected a JSON array of {name, lr, batch, test_accuracy, ...}`);
   return v.map((row, i) => {
     if (row === null || typeof row !== 'object' || Array.isArray(row) || typeof (row as ResultRow).name !== 'string') {
@@ -167,6 +190,7 @@ export function readRuns(dir: string): RunsFolder {
 
   const runs: RunRecord[] = [];
   const results: ResultsTable[] = [];
+  const sweeps: SweepTable[] = [];
   const visit = (folder: string, rel: string, depth: number) => {
     const entries = fs.readdirSync(folder, { withFileTypes: true });
     const has = (name: string) => entries.some((e) => e.isFile() && e.name === name);
@@ -175,7 +199,10 @@ export function readRuns(dir: string): RunsFolder {
     }
     if (has('results.json')) {
       const file = path.join(folder, 'results.json');
-      results.push({ name: rel || path.basename(path.resolve(folder)), file, rows: readResults(file) });
+      const name = rel || path.basename(path.resolve(folder));
+      const v = readJsonFile(file);
+      if (isSweepResults(v)) sweeps.push(readSweep(file, name, v));
+      else results.push({ name, file, rows: readResults(file, v) });
     }
     if (depth >= MAX_DEPTH) return;
     for (const e of entries) {
@@ -183,10 +210,11 @@ export function readRuns(dir: string): RunsFolder {
     }
   };
   visit(dir, '', 0);
-  if (runs.length === 0 && results.length === 0) {
+  if (runs.length === 0 && results.length === 0 && sweeps.length === 0) {
     throw new ReportError('ERR_NO_RUNS', dir, `no runs in ${dir}: expected ${path.join(dir, '<run>', 'metrics.jsonl')} (written by \`cudalab train\`) or a results.json (written by \`cudalab experiments\`)`);
   }
   runs.sort((a, b) => naturalCompare(a.name, b.name));
   results.sort((a, b) => naturalCompare(a.name, b.name));
-  return { dir, runs, results };
+  sweeps.sort((a, b) => naturalCompare(a.name, b.name));
+  return { dir, runs, results, sweeps };
 }

@@ -2,6 +2,7 @@ import path from 'path';
 import { escapeHtml, htmlTable, renderPage, slug } from './html';
 import { barChart, lineChart, Series } from './svg';
 import { MetricsRow, ResultRow, ResultsTable, RunRecord, RunsFolder } from './runs';
+import { sweepAnchor, sweepSection } from './sweep';
 
 // the training report: every run's loss and accuracy per epoch (train and
 // test), all runs' test accuracy on one chart, and the experiments tables with
@@ -156,6 +157,7 @@ export function renderTrainingPage(folder: RunsFolder, generatedAt: Date = new D
   const sections: Array<{ id: string; heading: string; body: string }> = [];
   if (folder.runs.length > 0) sections.push({ id: 'runs', heading: 'Runs', body: overviewSection(folder) });
   if (folder.results.length > 0) sections.push({ id: 'experiments', heading: 'Experiments', body: resultsSection(folder) });
+  for (const t of folder.sweeps ?? []) sections.push({ id: sweepAnchor(t), heading: `Sweep: ${t.name}`, body: sweepSection(t) });
   for (const run of folder.runs) sections.push({ id: runAnchor(run), heading: run.name, body: runSection(run) });
   return renderPage({
     title: 'Training runs',

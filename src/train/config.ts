@@ -384,7 +384,7 @@ const TABLE: FieldTable = {
   device: {
     kind: choice(() => deviceChoices, '<device>'),
     default: 'auto',
-    help: 'where to run (auto: cuda when a usable GPU is there, else cpu)',
+    help: 'where to run (auto: cuda when a usable GPU is there, else cpu; on the command line, cuda:N runs on the N-th GPU)',
     resume: true,
     saved: true,
     experiments: 'command',
