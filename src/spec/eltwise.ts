@@ -30,7 +30,17 @@ function map(n: number, f: (i: number) => number): Float64Array {
 interface ReluCase extends Flat {
   /** plant exact zeros (relu's kink): the forward only, no gradient there */
   zeros?: boolean;
+  /** a bench case timed as the bandwidth floor of the ops named here */
+  floor?: string;
 }
+
+// the sizes of airbench94's memory-bound layers, in floats, with what runs there
+const BANDWIDTH_FLOOR: Array<[number, string]> = [
+  [1024 * 3 * 32 * 32, 'augment_images b1024'],
+  [1024 * 256 * 4 * 4, 'batch_norm2d 1024x256x4x4'],
+  [128 * 64 * 32 * 32, 'gelu n8388608, batch_norm2d 128x64x32x32'],
+  [1024 * 64 * 16 * 16, 'gelu n16777216, batch_norm2d 1024x64x16x16'],
+];
 
 export const reluForward: OpSpec<ReluCase> = {
   name: 'relu',
@@ -61,8 +71,16 @@ export const reluForward: OpSpec<ReluCase> = {
     tolerance: 1e-6,
   },
   bench: {
-    // the seed CNN's first conv output at batch 64 and 128 (16 x 32 x 32 per image)
-    cases: [{ n: 64 * 16 * 32 * 32 }, { n: 128 * 16 * 32 * 32 }],
+    // the seed CNN's first conv output at batch 64 and 128 (16 x 32 x 32 per
+    // image), then the memory floor: relu reads and writes each float once
+    // and does next to nothing, so its GB/s at the byte counts of gelu, batch
+    // norm and augmentation (airbench94's layers) is what those could reach
+    cases: [
+      { n: 64 * 16 * 32 * 32 },
+      { n: 128 * 16 * 32 * 32 },
+      ...BANDWIDTH_FLOOR.map(([n, what]) => ({ n, floor: what })),
+    ],
+    label: (p) => `n${p.n}${p.floor ? ` (floor for ${p.floor})` : ''}`,
     flops: (p) => p.n,
     bytes: (p) => 8 * p.n,
   },
