@@ -38,6 +38,7 @@ interface ReluCase extends Flat {
 const BANDWIDTH_FLOOR: Array<[number, string]> = [
   [1024 * 3 * 32 * 32, 'augment_images b1024'],
   [1024 * 256 * 4 * 4, 'batch_norm2d 1024x256x4x4'],
+  [2000 * 3 * 32 * 32, 'shift_flip_images b2000'],
   [128 * 64 * 32 * 32, 'gelu n8388608, batch_norm2d 128x64x32x32'],
   [1024 * 64 * 16 * 16, 'gelu n16777216, batch_norm2d 1024x64x16x16'],
 ];
