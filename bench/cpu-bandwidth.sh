@@ -7,7 +7,10 @@
 #   bench/cpu-bandwidth.sh BEFORE_ADDON [OUT_DIR]   (default bench/results/<date>-cpu-bandwidth/)
 # BEFORE_ADDON: a cudalab.node built from an earlier commit; the other build
 # is this checkout's (build/Release). needs dist/ (npx tsc -p tsconfig.json).
-# writes OUT_DIR/cpu-bandwidth.txt: the processor, the load average before
+# THREADS=n times on n cpu threads (default: every core); one thread needs
+# only one free core, so it moves less when other work shares the machine.
+# writes OUT_DIR/cpu-bandwidth.txt (cpu-bandwidth-1thread.txt with
+# THREADS=1, and so on): the processor, the load average before
 # and after, every round's raw `cudalab bench --json` output, and the median
 # GB/s per case over the rounds.
 set -euo pipefail
@@ -16,7 +19,8 @@ out=${2:-bench/results/$(date +%F)-cpu-bandwidth}
 rounds=${ROUNDS:-3}
 ops=relu,gelu,gelu_bwd,batch_norm2d,batch_norm2d_bwd,augment_images,shift_flip_images
 mkdir -p "$out"
-log=$out/cpu-bandwidth.txt
+log=$out/cpu-bandwidth${THREADS:+-${THREADS}thread}.txt
+if [ -n "${THREADS:-}" ]; then export CUDALAB_NUM_THREADS=$THREADS; fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 {
   echo "processor: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cpus"
@@ -24,6 +28,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
   echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- native || echo ' (native/ modified)')"
   echo "before: $before"
   echo "after: build/Release/cudalab.node"
+  echo "threads: ${THREADS:-all}"
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   for r in $(seq 1 "$rounds"); do
     for which in before after; do
