@@ -30,7 +30,22 @@ function map(n: number, f: (i: number) => number): Float64Array {
 interface ReluCase extends Flat {
   /** plant exact zeros (relu's kink): the forward only, no gradient there */
   zeros?: boolean;
+  /** a bench case timed as the bandwidth floor of the ops named here */
+  floor?: string;
+  /** a bench case's batch, channels and side, for timing the same tensor in PyTorch */
+  nch?: [number, number, number];
 }
+
+// the sizes of airbench94's memory-bound layers (batch, channels, side), with what runs there
+const BANDWIDTH_FLOOR: Array<[[number, number, number], string]> = [
+  [[1024, 3, 32], 'augment_images b1024'],
+  [[1024, 256, 4], 'batch_norm2d 1024x256x4x4'],
+  [[2000, 3, 32], 'shift_flip_images b2000'],
+  [[128, 64, 32], 'gelu n8388608, batch_norm2d 128x64x32x32'],
+  [[1024, 64, 16], 'gelu n16777216, batch_norm2d 1024x64x16x16'],
+];
+
+const nchCase = (nch: [number, number, number], floor?: string): ReluCase => ({ n: nch[0] * nch[1] * nch[2] * nch[2], nch, floor });
 
 export const reluForward: OpSpec<ReluCase> = {
   name: 'relu',
@@ -61,10 +76,16 @@ export const reluForward: OpSpec<ReluCase> = {
     tolerance: 1e-6,
   },
   bench: {
-    // the seed CNN's first conv output at batch 64 and 128 (16 x 32 x 32 per image)
-    cases: [{ n: 64 * 16 * 32 * 32 }, { n: 128 * 16 * 32 * 32 }],
+    // the seed CNN's first conv output at batch 64 and 128 (16 x 32 x 32 per
+    // image), then the memory floor: relu reads and writes each float once
+    // and does next to nothing, so its GB/s at the byte counts of gelu, batch
+    // norm and augmentation (airbench94's layers) is what those could reach
+    cases: [nchCase([64, 16, 32]), nchCase([128, 16, 32]), ...BANDWIDTH_FLOOR.map(([nch, what]) => nchCase(nch, what))],
+    label: (p) => `n${p.n}${p.floor ? ` (floor for ${p.floor})` : ''}`,
     flops: (p) => p.n,
     bytes: (p) => 8 * p.n,
+    // bench/torch_ops.py times torch.relu on an n x c x h x h tensor
+    torch: (p) => ({ op: 'relu', n: p.nch![0], c: p.nch![1], h: p.nch![2] }),
   },
 };
 

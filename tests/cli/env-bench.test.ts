@@ -65,7 +65,9 @@ describe('cudalab bench', () => {
     const r = await runCli('bench', '--device', 'cpu', '--ops', 'relu,softmax_xent', '--json', '--min-seconds', '0.01');
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout);
-    expect(rows.length).toBe(4); // each op at batch 64 and 128
+    // each op at batch 64 and 128, relu also at the 5 sizes it is the bandwidth floor for
+    expect(rows.length).toBe(9);
+    expect(rows.filter((row: { shape: string }) => row.shape.includes('(floor for ')).length).toBe(5);
     for (const row of rows) {
       expect(['relu', 'softmax_xent']).toContain(row.op);
       expect(row.device).toBe('cpu');

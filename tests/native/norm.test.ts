@@ -13,7 +13,9 @@ describe('batch_norm2d (cpu)', () => {
   it('gives the same bits on 1, 2 and 3 threads', () => {
     const rng = new Rng(43);
     const cpu = scopes.cpu;
-    for (const [n, c, hw] of [[64, 16, 1024], [512, 64, 16], [3, 5, 63]]) {
+    // channels split among the threads (16 and more), 4x4 planes among them,
+    // planes split (fewer channels), and planes of fewer values than the 8 lanes
+    for (const [n, c, hw] of [[64, 16, 1024], [512, 64, 16], [3, 5, 63], [5, 15, 33], [4, 17, 7]]) {
       const x = cpu.floats(rng.floats(n * c * hw));
       const dy = cpu.floats(rng.floats(n * c * hw));
       const weight = cpu.floats(rng.floats(c));
