@@ -35,7 +35,19 @@
 #include "ops.h"
 
 using cudalab::ConvShape;
-namespace cpu = cudalab::cpu;
+// the kernels of one instruction-set build (build.sh's ISA), called directly,
+// beside the thread pool's functions
+namespace cudalab {
+namespace cpu {
+namespace CUDALAB_CPU_ISA {
+CUDALAB_OP_TABLE
+}
+}  // namespace cpu
+}  // namespace cudalab
+namespace cpu {
+using namespace cudalab::cpu;
+using namespace cudalab::cpu::CUDALAB_CPU_ISA;
+}  // namespace cpu
 
 namespace {
 

@@ -6,7 +6,7 @@ import { execFileSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { native, BuildInfo, CudaInfo, DeviceName } from '../native';
+import { native, BuildInfo, CpuPath, CudaInfo, DeviceName } from '../native';
 import { median } from '../bench/timing';
 
 export interface MatmulCheck {
@@ -22,6 +22,8 @@ export interface MatmulCheck {
 export interface EnvReport {
   machine: { os: string; cpu: string; cores: number; memoryGiB: number };
   build: BuildInfo | null;
+  /** the instruction set the CPU kernels run with (CUDALAB_CPU forces one) */
+  cpuPath: CpuPath | null;
   cuda: CudaInfo | null;
   matmul: MatmulCheck[];
   versions: Record<string, string | null>;
@@ -111,6 +113,7 @@ export function collect(opts: { matmul?: boolean } = {}): EnvReport {
   const report: EnvReport = {
     machine: { os: `${os.type()} ${os.release()} ${os.arch()}`, cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
     build: null,
+    cpuPath: null,
     cuda: null,
     matmul: [],
     versions: {
@@ -139,6 +142,7 @@ export function collect(opts: { matmul?: boolean } = {}): EnvReport {
     return report;
   }
   report.build = addon.buildInfo();
+  report.cpuPath = addon.cpuPath();
   report.cuda = addon.cudaInfo();
   if (report.build.backends.includes('cuda')) {
     for (const d of report.cuda.devices) {
@@ -166,6 +170,7 @@ export function formatReport(r: EnvReport): string {
   if (r.build) {
     lines.push(`addon     backends ${r.build.backends.join(' + ')}${r.build.cuda ? ` (CUDA ${r.build.cuda.version}, sm_${r.build.cuda.architectures.join(', sm_')})` : ''}, ${r.build.compiler}${r.build.debug ? ', debug' : ''}`);
   }
+  if (r.cpuPath) lines.push(`cpu       kernels: ${r.cpuPath}${process.env.CUDALAB_CPU ? ' (forced by CUDALAB_CPU)' : ' (the widest this processor has; CUDALAB_CPU=avx512|avx2|generic forces one)'}`);
   if (r.cuda) {
     if (r.cuda.available) lines.push(`cuda      available: driver ${r.cuda.driverVersion}, runtime ${r.cuda.runtimeVersion}`);
     else lines.push(`cuda      not available: ${r.cuda.reason}`);
