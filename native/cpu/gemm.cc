@@ -151,6 +151,9 @@ __attribute__((noinline)) void store_tile(const __m512 (&acc)[MR], float* c, int
 template <class A, class B>
 __attribute__((noinline)) void micro_kernel(int kc, const A& a, B b, float* c, int64_t ldc,
                                             const TileStore& st) {
+  // C's rows (a cache line each, on as many pages when ldc is large) are
+  // fetched while the loop runs, not when the tile is stored
+  for (int r = 0; r < st.rows; r++) _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
   __m512 acc[MR];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
