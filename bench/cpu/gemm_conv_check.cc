@@ -457,6 +457,7 @@ int main(int argc, char** argv) {
     if (runs == 0) runs = quick ? 3 : 7;
     bench_gemm(false, false, 1000, 1000, 1000, runs);
     bench_gemm(false, false, 2048, 2048, 2048, runs);
+    bench_gemm(false, false, 4096, 4096, 4096, std::min(runs, 3));
     // the linear layers of a 64-image batch as src/ops/matmul.ts calls them:
     // forward y = x w^T, backward dx = dy w, dw = dy^T x
     bench_gemm(false, true, 64, 256, 2048, runs * 3);

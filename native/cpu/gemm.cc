@@ -46,8 +46,8 @@ namespace {
 
 constexpr int MR = GEMM_MR;  // micro-tile rows
 constexpr int NR = GEMM_NR;  // micro-tile columns (two ymm registers)
-constexpr int KC = GEMM_KC;  // depth block: a B micro-panel (KC x NR) is 24 KiB, fits L1
-// row block, a multiple of MR: the packed A block (MC x KC) is 180-192 KiB, fits L2
+constexpr int KC = GEMM_KC;  // depth block: a B micro-panel (KC x NR) is 24-32 KiB, fits L1
+// row block, a multiple of MR: the packed A block (MC x KC) is 180-256 KiB, fits L2
 constexpr int MC = MR == 16 ? 128 : 120;
 static_assert(MC % MR == 0, "a row block holds whole micro-panels");
 constexpr int NC = 2048;     // column block: the packed B panel (KC x NC) is 3 MiB, in L3
@@ -162,6 +162,8 @@ __attribute__((noinline)) void micro_kernel(int kc, const A& a, B b, float* c, i
     const float* br = b.row(p);
     const __m512 bv = B::aligned ? _mm512_load_ps(br) : _mm512_loadu_ps(br);
     const auto as = a.step(p);
+    // the packed A panel streams from L2: ask for it 8 steps (8 lines) ahead
+    _mm_prefetch(reinterpret_cast<const char*>(as.ptr(0) + 8 * MR), _MM_HINT_T0);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*as.ptr(r)), bv, acc[r]);
   }

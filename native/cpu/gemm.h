@@ -37,11 +37,12 @@ namespace CUDALAB_CPU_ISA {
 // packs for its own micro-kernel.
 #ifdef __AVX512F__
 constexpr int GEMM_MR = 16;
+constexpr int GEMM_KC = 512;
 #else
 constexpr int GEMM_MR = 6;
+constexpr int GEMM_KC = 384;
 #endif
 constexpr int GEMM_NR = 16;
-constexpr int GEMM_KC = 384;
 
 //
 // B panels may also be read in place, without packing: when reads_b_in_place()
