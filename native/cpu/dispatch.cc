@@ -11,7 +11,7 @@ namespace cudalab {
 namespace cpu {
 
 namespace detail {
-Isa selected = Isa::generic;
+std::atomic<Isa> selected{Isa::generic};
 }  // namespace detail
 
 namespace {
@@ -80,12 +80,12 @@ const char* isa_name(Isa isa) {
   }
 }
 
-Isa selected_isa() { return detail::selected; }
+Isa selected_isa() { return detail::selected.load(std::memory_order_relaxed); }
 
 void select_isa() {
   const char* env = std::getenv(kVariable);
   if (env == nullptr || *env == '\0') {
-    detail::selected = best_supported();
+    detail::selected.store(best_supported(), std::memory_order_relaxed);
     return;
   }
   const std::string value = env;
@@ -97,7 +97,7 @@ void select_isa() {
                                  " accepts " + accepted() + " (unset: the best it has, " +
                                  isa_name(best_supported()) + ")");
     }
-    detail::selected = isa;
+    detail::selected.store(isa, std::memory_order_relaxed);
     return;
   }
   throw Error("ERR_CPU", std::string(kVariable) + "=" + value +

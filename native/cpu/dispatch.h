@@ -19,6 +19,7 @@
 // an unknown one, is an Error (ERR_CPU) naming the variable and the values
 // this processor accepts. until then the generic build runs.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -60,7 +61,9 @@ void copy(void* dst, const void* src, size_t bytes);
 void synchronize();
 
 namespace detail {
-extern Isa selected;
+// atomic because each load of the addon (one per worker thread) selects again,
+// possibly while another thread's kernels run: the same value, but a race
+extern std::atomic<Isa> selected;
 
 // a forwarder with fn's exact signature, calling the selected build's fn
 template <auto generic_fn, auto avx2_fn, auto avx512_fn>
@@ -68,7 +71,7 @@ struct Dispatched;
 template <class R, class... A, R (*generic_fn)(A...), R (*avx2_fn)(A...), R (*avx512_fn)(A...)>
 struct Dispatched<generic_fn, avx2_fn, avx512_fn> {
   static R call(A... a) {
-    switch (selected) {
+    switch (selected.load(std::memory_order_relaxed)) {
       case Isa::avx512:
         return avx512_fn(a...);
       case Isa::avx2:
