@@ -126,7 +126,7 @@ struct InPlaceA {
 #if defined(__AVX512F__)
 // writes a finished tile (see TileStore): one zmm per row, partial tiles
 // through a lane mask
-__attribute__((noinline)) void store_tile(const __m512 (&acc)[MR], float* c, int64_t ldc,
+__attribute__((noinline)) void store_tile(const __m512* acc, float* c, int64_t ldc,
                                           const TileStore& st) {
   const __m512 va = _mm512_set1_ps(st.alpha);
   const __m512 vb = _mm512_set1_ps(st.cb);
@@ -145,18 +145,21 @@ __attribute__((noinline)) void store_tile(const __m512 (&acc)[MR], float* c, int
   }
 }
 
-// the micro-kernel: acc[r] = sum over p < kc of A[r][p] * B[p][0..16), in
-// order of p, one FMA per step, the A value broadcast from memory into the
-// FMA itself; then store_tile. (the same contract as the AVX2 kernel below.)
-template <class A, class B>
-__attribute__((noinline)) void micro_kernel(int kc, const A& a, B b, float* c, int64_t ldc,
-                                            const TileStore& st) {
+// the micro-kernel for the first ROWS rows of a tile: acc[r] = sum over
+// p < kc of A[r][p] * B[p][0..16), in order of p, one FMA per step, the A
+// value broadcast from memory into the FMA itself; then store_tile. (the same
+// contract as the AVX2 kernel below.) rows past ROWS are not computed: a
+// tile of C with few rows (a conv with 3 or 6 output channels) would
+// otherwise cost a whole 16-row tile.
+template <int ROWS, class A, class B>
+__attribute__((noinline)) void micro_kernel_rows(int kc, const A& a, B b, float* c, int64_t ldc,
+                                                 const TileStore& st) {
   // C's rows (a cache line each, on as many pages when ldc is large) are
   // fetched while the loop runs, not when the tile is stored
   for (int r = 0; r < st.rows; r++) _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
-  __m512 acc[MR];
+  __m512 acc[ROWS];
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
+  for (int r = 0; r < ROWS; r++) acc[r] = _mm512_setzero_ps();
 #pragma GCC unroll 2
   for (int p = 0; p < kc; p++) {
     const float* br = b.row(p);
@@ -165,9 +168,26 @@ __attribute__((noinline)) void micro_kernel(int kc, const A& a, B b, float* c, i
     // the packed A panel streams from L2: ask for it 8 steps (8 lines) ahead
     _mm_prefetch(reinterpret_cast<const char*>(as.ptr(0) + 8 * MR), _MM_HINT_T0);
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*as.ptr(r)), bv, acc[r]);
+    for (int r = 0; r < ROWS; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*as.ptr(r)), bv, acc[r]);
   }
   store_tile(acc, c, ldc, st);
+}
+
+// each row's sum is the same whichever variant computes it, so which one runs
+// changes no result
+template <class A, class B>
+inline void micro_kernel(int kc, const A& a, B b, float* c, int64_t ldc, const TileStore& st) {
+  if (st.rows <= 4) {
+    micro_kernel_rows<4>(kc, a, b, c, ldc, st);
+  } else if (st.rows <= 6) {
+    micro_kernel_rows<6>(kc, a, b, c, ldc, st);
+  } else if (st.rows <= 8) {
+    micro_kernel_rows<8>(kc, a, b, c, ldc, st);
+  } else if (st.rows <= 12) {
+    micro_kernel_rows<12>(kc, a, b, c, ldc, st);
+  } else {
+    micro_kernel_rows<MR>(kc, a, b, c, ldc, st);
+  }
 }
 #elif defined(__AVX2__)
 // writes a finished tile (see TileStore)
