@@ -45,8 +45,8 @@ PY
     echo
     echo "== round $round: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $py bench/openblas_sgemm.py"
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" bench/openblas_sgemm.py --json "$tmp/blas$round.json"
-    echo "== round $round: node bin/cudalab.js bench --device cpu --ops gemm"
-    node bin/cudalab.js bench --device cpu --ops gemm --json > "$tmp/cudalab$round.json"
+    echo "== round $round: node bin/cudalab.js bench --device cpu --ops gemm --no-openblas ($(node -p "require('./dist/native').native().cpuPath()") kernels)"
+    node bin/cudalab.js bench --device cpu --ops gemm --no-openblas --json > "$tmp/cudalab$round.json"
     echo "== round $round: cudalab / OpenBLAS"
     ratios "$tmp/blas$round.json" "$tmp/cudalab$round.json"
   done

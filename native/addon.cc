@@ -15,6 +15,7 @@
 #include "addon_args.h"
 #include "addon_storage.h"
 #include "addon_table.h"
+#include "cpu/dispatch.h"
 #include "error.h"
 #include "ops.h"
 #ifdef CUDALAB_WITH_CUDA
@@ -181,6 +182,13 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   Args a(info, "getNumThreads", {});
   return Napi::Number::New(info.Env(), cpu::num_threads());
+}
+
+// the instruction set the cpu kernels run with (cpu/dispatch.h): avx512, avx2
+// or generic
+Napi::Value CpuPath(const Napi::CallbackInfo& info) {
+  Args a(info, "cpuPath", {});
+  return Napi::String::New(info.Env(), cpu::isa_name(cpu::selected_isa()));
 }
 
 Napi::Value Synchronize(const Napi::CallbackInfo& info) {
@@ -750,6 +758,13 @@ Napi::Value OpTable(const Napi::CallbackInfo& info) {
                            js_name))
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // the cpu kernels' instruction set, once, before anything can run: a bad
+  // CUDALAB_CPU makes loading the addon fail with ERR_CPU
+  try {
+    cpu::select_isa();
+  } catch (const Error& e) {
+    throw js_error(env, e.code, e.what());
+  }
   exports.Set("Storage", Storage::Define(env));
   EXPORT("buildInfo", BuildInfo);
   EXPORT("cudaInfo", CudaInfo);
@@ -764,6 +779,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("convOutputSize", ConvOutputSize);
   EXPORT("poolOutputSize", PoolOutputSize);
   EXPORT("opTable", OpTable);
+  EXPORT("cpuPath", CpuPath);
   for (const OpSpec& op : kOps) {
     const OpSpec* row = &op;
     exports.Set(op.name, Napi::Function::New(

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "error.h"
+#include "cpu/dispatch.h"
 #include "ops.h"
 #ifdef CUDALAB_WITH_CUDA
 #include "cuda/device.h"

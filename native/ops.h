@@ -183,7 +183,8 @@ struct PoolShape {
 
 namespace cudalab {
 namespace cpu {
-CUDALAB_OP_TABLE
+// the cpu table is declared in cpu/dispatch.h: one build of the kernels per
+// instruction set, chosen at run time
 // threads the CPU kernels use (default: the machine's cores)
 void set_num_threads(int n);
 int num_threads();

@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'ERR_FREED' // native: a storage used after free
   | 'ERR_NO_CUDA' // native: cuda asked for where there is none (the message says why)
   | 'ERR_CUDA' // native: a CUDA runtime error
-  | 'ERR_OOM'; // native: out of memory
+  | 'ERR_OOM' // native: out of memory
+  | 'ERR_CPU'; // native: CUDALAB_CPU names an instruction set this processor cannot run, or an unknown one
 
 export class CudalabError extends Error {
   readonly code: ErrorCode;

@@ -5,6 +5,7 @@
 // or cuda:: op table (native/ops.h). ops take whole storages: a tensor view
 // (reshape) shares its storage, so no offsets are needed.
 import path from 'path';
+import { CudalabError } from './errors';
 
 export type DeviceName = 'cpu' | 'cuda';
 
@@ -230,11 +231,21 @@ export interface Addon {
                            sum: boolean, probs: NativeStorage, loss: NativeStorage): void;
   softmaxXentSmoothBackward(n: number, classes: number, probs: NativeStorage, labels: NativeStorage, smoothing: number,
                             sum: boolean, dloss: NativeStorage, dlogits: NativeStorage): void;
+
+  /**
+   * the instruction set the CPU kernels run with, picked when the addon loads:
+   * the widest this processor has, or the one CUDALAB_CPU names
+   * (native/cpu/dispatch.h)
+   */
+  cpuPath(): CpuPath;
 }
+
+/** the CPU kernels' builds: AVX-512 (x86-64-v4), AVX2 + FMA (x86-64-v3), baseline */
+export type CpuPath = 'avx512' | 'avx2' | 'generic';
 
 /** the error every native call throws on bad input; code is stable, message is for people */
 export interface NativeError extends Error {
-  code: 'ERR_SHAPE' | 'ERR_ARG' | 'ERR_DEVICE' | 'ERR_FREED' | 'ERR_NO_CUDA' | 'ERR_CUDA' | 'ERR_OOM';
+  code: 'ERR_SHAPE' | 'ERR_ARG' | 'ERR_DEVICE' | 'ERR_FREED' | 'ERR_NO_CUDA' | 'ERR_CUDA' | 'ERR_OOM' | 'ERR_CPU';
 }
 
 let cached: Addon | null = null;
@@ -268,7 +279,10 @@ export function native(): Addon {
     cached = require(origin.path);
     loadedFrom = origin;
   } catch (err) {
-    const e = err as Error;
+    const e = err as Error & { code?: unknown };
+    // the addon is there but refused to load: CUDALAB_CPU names an instruction
+    // set this processor lacks, or none at all (the message says which)
+    if (e.code === 'ERR_CPU') throw new CudalabError('ERR_CPU', `cudalab: ${e.message}`);
     throw new Error(
       `cudalab: the native addon could not be loaded (${e.message.split('\n')[0]}). ` +
         'Build it with `npm run build:native` (needs cmake and a C++17 compiler; CUDA 12.8+ optional).',

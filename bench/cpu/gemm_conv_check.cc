@@ -35,7 +35,19 @@
 #include "ops.h"
 
 using cudalab::ConvShape;
-namespace cpu = cudalab::cpu;
+// the kernels of one instruction-set build (build.sh's ISA), called directly,
+// beside the thread pool's functions
+namespace cudalab {
+namespace cpu {
+namespace CUDALAB_CPU_ISA {
+CUDALAB_OP_TABLE
+}
+}  // namespace cpu
+}  // namespace cudalab
+namespace cpu {
+using namespace cudalab::cpu;
+using namespace cudalab::cpu::CUDALAB_CPU_ISA;
+}  // namespace cpu
 
 namespace {
 
@@ -445,6 +457,7 @@ int main(int argc, char** argv) {
     if (runs == 0) runs = quick ? 3 : 7;
     bench_gemm(false, false, 1000, 1000, 1000, runs);
     bench_gemm(false, false, 2048, 2048, 2048, runs);
+    bench_gemm(false, false, 4096, 4096, 4096, std::min(runs, 3));
     // the linear layers of a 64-image batch as src/ops/matmul.ts calls them:
     // forward y = x w^T, backward dx = dy w, dw = dy^T x
     bench_gemm(false, true, 64, 256, 2048, runs * 3);

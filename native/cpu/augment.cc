@@ -7,10 +7,11 @@
 
 #include "common/augment.h"
 #include "cpu/parallel.h"
-#include "ops.h"
+#include "cpu/dispatch.h"
 
 namespace cudalab {
 namespace cpu {
+namespace CUDALAB_CPU_ISA {
 
 namespace {
 
@@ -82,5 +83,6 @@ void shift_flip_images(int batch, int channels, int height, int width, const flo
   });
 }
 
+}  // namespace CUDALAB_CPU_ISA
 }  // namespace cpu
 }  // namespace cudalab

@@ -32,7 +32,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/parallel.h"
-#include "ops.h"
+#include "cpu/dispatch.h"
 
 #ifdef __AVX2__
 #include <immintrin.h>
@@ -40,6 +40,7 @@
 
 namespace cudalab {
 namespace cpu {
+namespace CUDALAB_CPU_ISA {
 namespace {
 
 constexpr int MR = GEMM_MR;
@@ -458,11 +459,8 @@ struct WeightOperands final : GemmOperands {
           __m256 v[8];
           unrolled_block(g, x, taps, (int64_t)p0 + p, npos, v);
           float* dst = out + (int64_t)p * width + half * 8;
-          if (width == MR) {
-            for (int q = 0; q < npos; q++) store_mr(dst + q * MR, v[q]);
-          } else {
-            for (int q = 0; q < npos; q++) _mm256_store_ps(dst + q * NR, v[q]);
-          }
+          const int lanes = std::min(8, width - half * 8);
+          for (int q = 0; q < npos; q++) store_first(dst + q * width, v[q], lanes);
         }
       }
 #else
@@ -765,5 +763,6 @@ void conv2d_backward_input(const ConvShape& s, const float* dy, const float* w, 
   });
 }
 
+}  // namespace CUDALAB_CPU_ISA
 }  // namespace cpu
 }  // namespace cudalab

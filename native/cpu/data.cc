@@ -6,10 +6,11 @@
 #include <limits>
 
 #include "cpu/parallel.h"
-#include "ops.h"
+#include "cpu/dispatch.h"
 
 namespace cudalab {
 namespace cpu {
+namespace CUDALAB_CPU_ISA {
 
 // ~32k output floats per piece, as the elementwise ops: worth a thread handoff
 constexpr int64_t kGatherGrain = 32768;
@@ -42,5 +43,6 @@ void gather_images(int batch, int count, int channels, int plane, const uint8_t*
   });
 }
 
+}  // namespace CUDALAB_CPU_ISA
 }  // namespace cpu
 }  // namespace cudalab

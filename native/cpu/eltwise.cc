@@ -7,10 +7,11 @@
 
 #include "common/gelu_formula.h"
 #include "cpu/parallel.h"
-#include "ops.h"
+#include "cpu/dispatch.h"
 
 namespace cudalab {
 namespace cpu {
+namespace CUDALAB_CPU_ISA {
 
 // ~32k floats: one chunk streams about 256 KiB, worth a thread handoff
 constexpr int64_t kChunk = 32768;
@@ -103,5 +104,6 @@ void gelu_backward(int64_t n, const float* dy, const float* x, float* dx) {
   });
 }
 
+}  // namespace CUDALAB_CPU_ISA
 }  // namespace cpu
 }  // namespace cudalab

@@ -33,7 +33,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/parallel.h"
-#include "ops.h"
+#include "cpu/dispatch.h"
 
 #ifdef __AVX2__
 #include <immintrin.h>
@@ -41,12 +41,15 @@
 
 namespace cudalab {
 namespace cpu {
+namespace CUDALAB_CPU_ISA {
 namespace {
 
 constexpr int MR = GEMM_MR;  // micro-tile rows
 constexpr int NR = GEMM_NR;  // micro-tile columns (two ymm registers)
-constexpr int KC = GEMM_KC;  // depth block: a B micro-panel (KC x NR) is 24 KiB, fits L1
-constexpr int MC = 120;      // row block: the packed A block (MC x KC) is 180 KiB, fits L2
+constexpr int KC = GEMM_KC;  // depth block: a B micro-panel (KC x NR) is 24-32 KiB, fits L1
+// row block, a multiple of MR: the packed A block (MC x KC) is 180-256 KiB, fits L2
+constexpr int MC = MR == 16 ? 128 : 120;
+static_assert(MC % MR == 0, "a row block holds whole micro-panels");
 constexpr int NC = 2048;     // column block: the packed B panel (KC x NC) is 3 MiB, in L3
 constexpr int kNarrowNC = 256;  // column block when C has at most MC rows
 
@@ -120,7 +123,73 @@ struct InPlaceA {
   Step step(int p) const { return {this, depth_offset[p]}; }
 };
 
-#ifdef __AVX2__
+#if defined(__AVX512F__)
+// writes a finished tile (see TileStore): one zmm per row, partial tiles
+// through a lane mask
+__attribute__((noinline)) void store_tile(const __m512* acc, float* c, int64_t ldc,
+                                          const TileStore& st) {
+  const __m512 va = _mm512_set1_ps(st.alpha);
+  const __m512 vb = _mm512_set1_ps(st.cb);
+  const __mmask16 mask = st.cols >= NR ? (__mmask16)0xffff : (__mmask16)((1u << st.cols) - 1);
+  for (int r = 0; r < st.rows; r++) {
+    float* row = c + r * ldc;
+    __m512 v;
+    if (st.bias) {
+      v = _mm512_fmadd_ps(va, acc[r], _mm512_set1_ps(st.bias[r]));
+    } else if (st.cb == 0.0f) {
+      v = _mm512_mul_ps(va, acc[r]);
+    } else {
+      v = _mm512_fmadd_ps(va, acc[r], _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(mask, row)));
+    }
+    _mm512_mask_storeu_ps(row, mask, v);
+  }
+}
+
+// the micro-kernel for the first ROWS rows of a tile: acc[r] = sum over
+// p < kc of A[r][p] * B[p][0..16), in order of p, one FMA per step, the A
+// value broadcast from memory into the FMA itself; then store_tile. (the same
+// contract as the AVX2 kernel below.) rows past ROWS are not computed: a
+// tile of C with few rows (a conv with 3 or 6 output channels) would
+// otherwise cost a whole 16-row tile.
+template <int ROWS, class A, class B>
+__attribute__((noinline)) void micro_kernel_rows(int kc, const A& a, B b, float* c, int64_t ldc,
+                                                 const TileStore& st) {
+  // C's rows (a cache line each, on as many pages when ldc is large) are
+  // fetched while the loop runs, not when the tile is stored
+  for (int r = 0; r < st.rows; r++) _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+  __m512 acc[ROWS];
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; r++) acc[r] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int p = 0; p < kc; p++) {
+    const float* br = b.row(p);
+    const __m512 bv = B::aligned ? _mm512_load_ps(br) : _mm512_loadu_ps(br);
+    const auto as = a.step(p);
+    // the packed A panel streams from L2: ask for it 8 steps (8 lines) ahead
+    _mm_prefetch(reinterpret_cast<const char*>(as.ptr(0) + 8 * MR), _MM_HINT_T0);
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*as.ptr(r)), bv, acc[r]);
+  }
+  store_tile(acc, c, ldc, st);
+}
+
+// each row's sum is the same whichever variant computes it, so which one runs
+// changes no result
+template <class A, class B>
+inline void micro_kernel(int kc, const A& a, B b, float* c, int64_t ldc, const TileStore& st) {
+  if (st.rows <= 4) {
+    micro_kernel_rows<4>(kc, a, b, c, ldc, st);
+  } else if (st.rows <= 6) {
+    micro_kernel_rows<6>(kc, a, b, c, ldc, st);
+  } else if (st.rows <= 8) {
+    micro_kernel_rows<8>(kc, a, b, c, ldc, st);
+  } else if (st.rows <= 12) {
+    micro_kernel_rows<12>(kc, a, b, c, ldc, st);
+  } else {
+    micro_kernel_rows<MR>(kc, a, b, c, ldc, st);
+  }
+}
+#elif defined(__AVX2__)
 // writes a finished tile (see TileStore)
 __attribute__((noinline)) void store_tile(const __m256 (&acc)[MR][2], float* c, int64_t ldc,
                                           const TileStore& st) {
@@ -182,6 +251,8 @@ __attribute__((noinline)) void store_tile(const __m256 (&acc)[MR][2], float* c, 
 template <class A, class B>
 __attribute__((noinline)) void micro_kernel(int kc, const A& a, B b, float* c, int64_t ldc,
                                             const TileStore& st) {
+  // C's rows fetched early, as in the AVX-512 kernel
+  for (int r = 0; r < st.rows; r++) _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
   // twelve named accumulators, so that they stay in registers through the loop
   // (an indexed array here was spilled to the stack on every step)
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -376,13 +447,17 @@ void scale_c(int m, int n, float beta, const GemmOutput& out) {
 void pack_a_rows(const float* const* rows, int count, int len, float* out) {
   int p = 0;
 #ifdef __AVX2__
-  // 8 depth steps at a time: MR rows (and two zero rows) transposed in registers
+  // 8 depth steps at a time: MR rows, 8 at a time (padded with zero rows),
+  // transposed in registers
   for (; p + 8 <= len; p += 8) {
-    __m256 r[8];
-    for (int i = 0; i < 8; i++)
-      r[i] = i < count && i < MR ? _mm256_loadu_ps(rows[i] + p) : _mm256_setzero_ps();
-    transpose8(r);
-    for (int q = 0; q < 8; q++) store_mr(out + (p + q) * MR, r[q]);
+    for (int g = 0; g < MR; g += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++)
+        r[i] = g + i < count && g + i < MR ? _mm256_loadu_ps(rows[g + i] + p) : _mm256_setzero_ps();
+      transpose8(r);
+      const int lanes = std::min(8, MR - g);
+      for (int q = 0; q < 8; q++) store_first(out + (p + q) * MR + g, r[q], lanes);
+    }
   }
 #endif
   for (; p < len; p++)
@@ -526,5 +601,6 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                 GemmOutput{c, n});
 }
 
+}  // namespace CUDALAB_CPU_ISA
 }  // namespace cpu
 }  // namespace cudalab

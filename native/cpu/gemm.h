@@ -28,10 +28,21 @@
 
 namespace cudalab {
 namespace cpu {
+// one copy per instruction-set build (see dispatch.h): the tile sizes differ
+namespace CUDALAB_CPU_ISA {
 
+// the micro-tile: MR rows x NR columns of C in registers. AVX-512 holds 16
+// rows of one zmm each (16 of its 32 registers); AVX2 and the portable code
+// 6 rows of two ymm. the packed layouts below follow MR and NR, so each build
+// packs for its own micro-kernel.
+#ifdef __AVX512F__
+constexpr int GEMM_MR = 16;
+constexpr int GEMM_KC = 512;
+#else
 constexpr int GEMM_MR = 6;
-constexpr int GEMM_NR = 16;
 constexpr int GEMM_KC = 384;
+#endif
+constexpr int GEMM_NR = 16;
 
 //
 // B panels may also be read in place, without packing: when reads_b_in_place()
@@ -121,12 +132,21 @@ inline void transpose8(__m256 r[8]) {
   r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-// stores the first MR (6) floats of v
-inline void store_mr(float* dst, __m256 v) {
-  _mm_storeu_ps(dst, _mm256_castps256_ps128(v));
-  _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), _mm256_extractf128_ps(v, 1));
+// stores the first `count` (1 to 8) floats of v
+inline void store_first(float* dst, __m256 v, int count) {
+  if (count >= 8) {
+    _mm256_storeu_ps(dst, v);
+  } else if (count == 6) {
+    _mm_storeu_ps(dst, _mm256_castps256_ps128(v));
+    _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), _mm256_extractf128_ps(v, 1));
+  } else {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(count),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_ps(dst, mask, v);
+  }
 }
 #endif
 
+}  // namespace CUDALAB_CPU_ISA
 }  // namespace cpu
 }  // namespace cudalab

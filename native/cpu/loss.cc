@@ -8,10 +8,11 @@
 
 #include "common/xent_formula.h"
 #include "cpu/parallel.h"
-#include "ops.h"
+#include "cpu/dispatch.h"
 
 namespace cudalab {
 namespace cpu {
+namespace CUDALAB_CPU_ISA {
 
 static int64_t row_grain(int classes) { return classes >= 4096 ? 1 : 4096 / classes; }
 
@@ -101,5 +102,6 @@ void correct_count(int n, int classes, const float* logits, const int32_t* label
   count[0] = total;
 }
 
+}  // namespace CUDALAB_CPU_ISA
 }  // namespace cpu
 }  // namespace cudalab

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "error.h"
-#include "ops.h"
+#include "cpu/dispatch.h"
 
 namespace cudalab {
 namespace cpu {

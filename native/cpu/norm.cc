@@ -8,10 +8,11 @@
 
 #include "common/norm_formulas.h"
 #include "cpu/parallel.h"
-#include "ops.h"
+#include "cpu/dispatch.h"
 
 namespace cudalab {
 namespace cpu {
+namespace CUDALAB_CPU_ISA {
 
 constexpr int kLanes = 8;
 
@@ -203,5 +204,6 @@ void batch_norm2d_backward(int n, int c, int hw, const float* x, const float* dy
   });
 }
 
+}  // namespace CUDALAB_CPU_ISA
 }  // namespace cpu
 }  // namespace cudalab

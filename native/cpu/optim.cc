@@ -5,10 +5,11 @@
 
 #include "common/optim_formulas.h"
 #include "cpu/parallel.h"
-#include "ops.h"
+#include "cpu/dispatch.h"
 
 namespace cudalab {
 namespace cpu {
+namespace CUDALAB_CPU_ISA {
 
 constexpr int64_t kChunk = 16384;
 
@@ -51,5 +52,6 @@ void sgd_step(int64_t n, float* param, const float* grad, float* momentum_buf, f
   parallel_chunks(0, n, kChunk, [&](int64_t, int64_t lo, int64_t hi) { sgd_range(lo, hi, param, grad, momentum_buf, k); });
 }
 
+}  // namespace CUDALAB_CPU_ISA
 }  // namespace cpu
 }  // namespace cudalab

@@ -65,6 +65,13 @@ void run_tasks(int tasks, TaskFn fn, void* ctx);
 bool inside_parallel_region();
 }  // namespace detail
 
+// the templates below are instantiated in the kernel files, which are compiled
+// once per instruction set: each build gets its own copies, in its own
+// namespace, so that no build calls another's (see dispatch.h)
+#ifdef CUDALAB_CPU_ISA
+namespace CUDALAB_CPU_ISA {
+#endif
+
 template <class F>
 void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& fn) {
   if (end <= begin) return;
@@ -111,5 +118,8 @@ void parallel_chunks(int64_t begin, int64_t end, int64_t chunk, const F& fn) {
   });
 }
 
+#ifdef CUDALAB_CPU_ISA
+}  // namespace CUDALAB_CPU_ISA
+#endif
 }  // namespace cpu
 }  // namespace cudalab

@@ -9,10 +9,11 @@
 #include <cstring>
 
 #include "cpu/parallel.h"
-#include "ops.h"
+#include "cpu/dispatch.h"
 
 namespace cudalab {
 namespace cpu {
+namespace CUDALAB_CPU_ISA {
 
 // planes per piece of work, so a piece is worth a thread handoff (~32k touched floats)
 static int64_t plane_grain(const PoolShape& s) {
@@ -161,5 +162,6 @@ void avgpool2d_backward(const PoolShape& s, const float* dy, float* dx) {
   });
 }
 
+}  // namespace CUDALAB_CPU_ISA
 }  // namespace cpu
 }  // namespace cudalab

@@ -7,10 +7,11 @@
 #include "common/optim_formulas.h"
 #include "common/philox.h"
 #include "cpu/parallel.h"
-#include "ops.h"
+#include "cpu/dispatch.h"
 
 namespace cudalab {
 namespace cpu {
+namespace CUDALAB_CPU_ISA {
 
 // philox costs ~10 multiply rounds per element: a smaller chunk already pays
 constexpr int64_t kChunk = 8192;
@@ -54,5 +55,6 @@ void normal(int64_t n, float* x, float mean, float stddev, uint64_t seed, uint64
   });
 }
 
+}  // namespace CUDALAB_CPU_ISA
 }  // namespace cpu
 }  // namespace cudalab

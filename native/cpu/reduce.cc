@@ -7,10 +7,11 @@
 #include <cstdint>
 
 #include "cpu/parallel.h"
-#include "ops.h"
+#include "cpu/dispatch.h"
 
 namespace cudalab {
 namespace cpu {
+namespace CUDALAB_CPU_ISA {
 
 // columns per block: 1024 floats of accumulators stay in l1
 constexpr int64_t kColumns = 1024;
@@ -57,5 +58,6 @@ void sum_axis(int outer, int reduce, int inner, const float* x, float* y) {
   });
 }
 
+}  // namespace CUDALAB_CPU_ISA
 }  // namespace cpu
 }  // namespace cudalab

@@ -5,6 +5,7 @@ import { benchCases, benchOpNames, BenchCase } from '../bench/cases';
 import { timeIt } from '../bench/timing';
 import { timeWithTorch, torchCounterparts } from '../bench/torch';
 import { useDeviceIndex } from '../device-spec';
+import { squareSize, timeOpenBlas, OpenBlasTimes } from '../bench/openblas';
 
 interface BenchRow {
   op: string;
@@ -15,6 +16,9 @@ interface BenchRow {
   gbps: number;
   torch_ms?: number | null;
   speedup_vs_torch?: number | null;
+  /** square cpu gemms: OpenBLAS's (numpy's) rate in the same run, and ours over it */
+  openblas_gflops?: number;
+  ratio_vs_openblas?: number;
 }
 
 function parseDevices(v: string): DeviceName[] | 'all' {
@@ -52,12 +56,13 @@ export function register(program: Command): void {
     .option('--ops <list>', `comma-separated ops (${benchOpNames().join(', ')})`, parseOps)
     .option('--json', 'print one JSON array of {op, device, shape, ms, gflops, gbps} instead of a table')
     .option('--compare-torch', 'also time the same shapes through PyTorch on the GPU (needs python3 with torch) and print the ratio')
+    .option('--no-openblas', 'skip timing OpenBLAS (numpy) beside the square CPU GEMMs')
     .option('--min-seconds <s>', 'time spent per case (after warm-up)', (v) => {
       const n = Number(v);
       if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number of seconds, got '${v}'`);
       return n;
     }, 0.5)
-    .action((opts: { device: DeviceName[] | 'all'; ops?: string[]; json?: boolean; compareTorch?: boolean; minSeconds: number }) => {
+    .action((opts: { device: DeviceName[] | 'all'; ops?: string[]; json?: boolean; compareTorch?: boolean; openblas: boolean; minSeconds: number }) => {
       const addon = native();
       const cuda = addon.cudaInfo();
       let devices: DeviceName[];
@@ -69,7 +74,20 @@ export function register(program: Command): void {
       const cases: BenchCase[] = benchCases().filter((c) => !opts.ops || opts.ops.includes(c.op));
       const log = (s: string) => { if (!opts.json) process.stdout.write(s + '\n'); };
       const machine = `${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}${cuda.available ? `, ${cuda.devices.map((d) => d.name).join(', ')}` : ''}`;
-      log(`cudalab bench on ${machine}; CPU threads ${addon.getNumThreads()}; median of repeated runs after warm-up`);
+      log(`cudalab bench on ${machine}; CPU threads ${addon.getNumThreads()}, CPU kernels ${addon.cpuPath()}; median of repeated runs after warm-up`);
+
+      // the square CPU GEMMs beside OpenBLAS (numpy) timed just before them
+      let openblas: OpenBlasTimes | null = null;
+      const squares = devices.includes('cpu') ? cases.filter((c) => c.op === 'gemm').map((c) => squareSize(c.shape)).filter((n): n is number => n !== null) : [];
+      if (opts.openblas && squares.length) {
+        const t = timeOpenBlas(squares, opts.minSeconds);
+        if ('reason' in t) {
+          log(`OpenBLAS not timed: ${t.reason}`);
+        } else {
+          openblas = t;
+          log(`OpenBLAS (numpy) timed first: kernel ${t.kernel}, threads ${t.threads ?? '?'}`);
+        }
+      }
 
       let torchMs: Array<number | null> | null = null;
       if (opts.compareTorch) {
@@ -93,13 +111,20 @@ export function register(program: Command): void {
               op: c.op, device, shape: c.shape, ms: t.medianMs,
               gflops: c.flops / (t.medianMs * 1e6), gbps: c.bytes / (t.medianMs * 1e6),
             };
+            const n = device === 'cpu' && c.op === 'gemm' ? squareSize(c.shape) : null;
+            const blas = n !== null ? openblas?.gflops.get(n) : undefined;
+            if (blas !== undefined) {
+              row.openblas_gflops = blas;
+              row.ratio_vs_openblas = row.gflops / blas;
+            }
             if (torchMs && device === 'cuda') {
               row.torch_ms = torchMs[i];
               row.speedup_vs_torch = torchMs[i] == null ? null : torchMs[i]! / t.medianMs;
             }
             rows.push(row);
             log(`${c.op.padEnd(18)} ${device.padEnd(6)} ${c.shape.padEnd(34)} ${fmt(row.ms, 3).padStart(9)} ${fmt(row.gflops).padStart(9)} ${fmt(row.gbps).padStart(8)}` +
-              (row.torch_ms !== undefined ? `${fmt(row.torch_ms ?? NaN, 3).padStart(10)} ${fmt(row.speedup_vs_torch ?? NaN, 2).padStart(8)}` : ''));
+              (row.torch_ms !== undefined ? `${fmt(row.torch_ms ?? NaN, 3).padStart(10)} ${fmt(row.speedup_vs_torch ?? NaN, 2).padStart(8)}` : '') +
+              (row.openblas_gflops !== undefined ? `   OpenBLAS ${fmt(row.openblas_gflops)} GFLOP/s, x${fmt(row.ratio_vs_openblas!, 2)}` : ''));
           } finally {
             free();
           }

@@ -6,7 +6,7 @@ import { execFileSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { native, addonOrigin, AddonOrigin, BuildInfo, CudaInfo, DeviceName } from '../native';
+import { native, addonOrigin, AddonOrigin, BuildInfo, CpuPath, CudaInfo, DeviceName } from '../native';
 import { median } from '../bench/timing';
 
 export interface MatmulCheck {
@@ -24,6 +24,8 @@ export interface EnvReport {
   build: BuildInfo | null;
   /** the binary loaded: a prebuilt one or one built here, and where it is */
   binary: AddonOrigin | null;
+  /** the instruction set the CPU kernels run with (CUDALAB_CPU forces one) */
+  cpuPath: CpuPath | null;
   cuda: CudaInfo | null;
   matmul: MatmulCheck[];
   versions: Record<string, string | null>;
@@ -114,6 +116,7 @@ export function collect(opts: { matmul?: boolean } = {}): EnvReport {
     machine: { os: `${os.type()} ${os.release()} ${os.arch()}`, cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
     build: null,
     binary: null,
+    cpuPath: null,
     cuda: null,
     matmul: [],
     versions: {
@@ -143,6 +146,7 @@ export function collect(opts: { matmul?: boolean } = {}): EnvReport {
   }
   report.build = addon.buildInfo();
   report.binary = addonOrigin();
+  report.cpuPath = addon.cpuPath();
   report.cuda = addon.cudaInfo();
   if (report.build.backends.includes('cuda')) {
     for (const d of report.cuda.devices) {
@@ -171,6 +175,7 @@ export function formatReport(r: EnvReport): string {
     lines.push(`addon     backends ${r.build.backends.join(' + ')}${r.build.cuda ? ` (CUDA ${r.build.cuda.version}, sm_${r.build.cuda.architectures.join(', sm_')})` : ''}, ${r.build.compiler}${r.build.debug ? ', debug' : ''}`);
   }
   if (r.binary) lines.push(`binary    ${r.binary.kind}: ${r.binary.path}`);
+  if (r.cpuPath) lines.push(`cpu       kernels: ${r.cpuPath}${process.env.CUDALAB_CPU ? ' (forced by CUDALAB_CPU)' : ' (the widest this processor has; CUDALAB_CPU=avx512|avx2|generic forces one)'}`);
   if (r.cuda) {
     if (r.cuda.available) lines.push(`cuda      available: driver ${r.cuda.driverVersion}, runtime ${r.cuda.runtimeVersion}`);
     else lines.push(`cuda      not available: ${r.cuda.reason}`);
