@@ -7,7 +7,8 @@
 # pick another). writes OUT_DIR/cpu-compare.txt: the processor, the load
 # average before and after, then two rounds of OpenBLAS and cudalab at 1000,
 # 2048 and 4096 (the second round shows how much the numbers move), and the
-# ratio per round.
+# ratio per round. CORETYPE=Haswell (with CUDALAB_CPU=avx2) holds OpenBLAS to
+# its AVX2 kernels too, to compare the AVX2 paths on an AVX-512 machine.
 set -euo pipefail
 py=${PYTHON:-python3}
 model=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
@@ -43,8 +44,10 @@ PY
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   for round in 1 2; do
     echo
-    echo "== round $round: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $py bench/openblas_sgemm.py"
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" bench/openblas_sgemm.py --json "$tmp/blas$round.json"
+    blas_env="-u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE"
+    [ -n "${CORETYPE:-}" ] && blas_env="-u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=$CORETYPE"
+    echo "== round $round: env $blas_env $py bench/openblas_sgemm.py"
+    env $blas_env "$py" bench/openblas_sgemm.py --json "$tmp/blas$round.json"
     echo "== round $round: node bin/cudalab.js bench --device cpu --ops gemm --no-openblas ($(node -p "require('./dist/native').native().cpuPath()") kernels)"
     node bin/cudalab.js bench --device cpu --ops gemm --no-openblas --json > "$tmp/cudalab$round.json"
     echo "== round $round: cudalab / OpenBLAS"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""the PyTorch reference for `cudalab train` on the same GPU: the same models
+"""the PyTorch reference for `cudalab train` on the same GPU (or CPU, with
+--device cpu and torch's own threads): the same models
 (seedcnn, ptcnn, tfcnn, tutorial), Adam, cross-entropy, inputs scaled to
 [-1, 1], no augmentation, the whole data set already on the GPU, shuffled
 each epoch. prints one JSON object per run: test accuracy and seconds per
@@ -99,9 +100,14 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--graphs", action="store_true", help="replay each full training step as a CUDA graph")
+    ap.add_argument("--device", default="cuda", help="cuda or cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch's CPU threads (0: its default)")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
-    dev = torch.device("cuda")
+    dev = torch.device(a.device)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     x, y, xt, yt = load(a.data)
     prep = lambda u8: ((torch.from_numpy(u8).float().view(-1, 3, 32, 32) / 255 - 0.5) / 0.5).to(dev)
     x, xt = prep(x), prep(xt)
@@ -112,7 +118,7 @@ def main():
     step = captured_step(net, opt, a.batch, dev) if a.graphs else None
     epochs = []
     for epoch in range(a.epochs):
-        torch.cuda.synchronize()
+        sync()
         t0 = time.perf_counter()
         net.train()
         perm = torch.randperm(len(x), device=dev)
@@ -126,13 +132,13 @@ def main():
             opt.zero_grad(set_to_none=not a.graphs)
             loss.backward()
             opt.step()
-        torch.cuda.synchronize()
+        sync()
         seconds = time.perf_counter() - t0
         net.eval()
         with torch.no_grad():
             correct = sum((net(xt[i:i + 1000]).argmax(1) == yt[i:i + 1000]).sum().item() for i in range(0, len(xt), 1000))
         epochs.append({"epoch": epoch + 1, "seconds": seconds, "test_accuracy": correct / len(xt)})
-    print(json.dumps({"framework": f"torch {torch.__version__}" + (" cuda graphs" if a.graphs else " eager"), "device": torch.cuda.get_device_name(0), "model": a.model,
+    print(json.dumps({"framework": f"torch {torch.__version__}" + (" cuda graphs" if a.graphs else " eager"), "device": torch.cuda.get_device_name(0) if dev.type == "cuda" else f"cpu, {torch.get_num_threads()} threads", "model": a.model,
                       "lr": a.lr, "batch": a.batch, "epochs": epochs, "test_accuracy": epochs[-1]["test_accuracy"],
                       "seconds_per_epoch": sorted(e["seconds"] for e in epochs)[len(epochs) // 2]}))
 
