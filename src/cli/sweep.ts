@@ -108,13 +108,32 @@ Examples:
       if (rows.some((r) => r.status === 'failed')) process.exitCode = 1;
     });
 
-  const redisOf = (c: Command, opts: Record<string, unknown>, name: string) => {
+  // status and cancel: the sweep's queue on that Redis, its trials, and the
+  // sweeps registry, closed again after `use`; a sweep Redis has never heard of is an error
+  const withSweepQueue = async (
+    c: Command,
+    opts: Record<string, unknown>,
+    name: string,
+    use: (queue: ReturnType<typeof openQueue>, registry: ReturnType<typeof openRegistry>, trials: Awaited<ReturnType<typeof trialsOfQueue>>) => Promise<void>,
+  ): Promise<void> => {
+    let connection: ReturnType<typeof connectionOf>;
     try {
       if (opts.redis === undefined) throw new ConfigError('--redis', '--redis is required (redis://host:port)');
-      return { connection: connectionOf(String(opts.redis)), name: checkSweepName(name, 'NAME') };
+      connection = connectionOf(String(opts.redis));
+      checkSweepName(name, 'NAME');
     } catch (err) {
       if (err instanceof ConfigError) usageError(c, err.message);
       throw err;
+    }
+    const queue = openQueue(name, connection);
+    const registry = openRegistry(connection, () => undefined);
+    try {
+      const trials = await trialsOfQueue(queue);
+      if (trials.length === 0 && !(await isListed(registry, name))) throw new Error(`no sweep ${name} on ${String(opts.redis)}`);
+      await use(queue, registry, trials);
+    } finally {
+      await queue.close();
+      registry.disconnect();
     }
   };
 
@@ -126,12 +145,7 @@ Examples:
     .option('--json', 'print the rows as JSON')
     .exitOverride()
     .action(async (name: string, opts: Record<string, unknown>, c: Command) => {
-      const { connection } = redisOf(c, opts, name);
-      const queue = openQueue(name, connection);
-      const registry = openRegistry(connection, () => undefined);
-      try {
-        const trials = await trialsOfQueue(queue);
-        if (trials.length === 0 && !(await isListed(registry, name))) throw new Error(`no sweep ${name} on ${String(opts.redis)}`);
+      await withSweepQueue(c, opts, name, async (queue, _registry, trials) => {
         const rows = await rowsOfQueue(queue, trials);
         if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         else {
@@ -141,10 +155,7 @@ Examples:
             process.stdout.write(`  ${r.status.padEnd(7)} ${r.name}${acc}${r.worker ? ` (${r.worker})` : ''}${r.error ? `: ${r.error}` : ''}\n`);
           }
         }
-      } finally {
-        await queue.close();
-        registry.disconnect();
-      }
+      });
     });
 
   cmd
@@ -154,17 +165,9 @@ Examples:
     .requiredOption('--redis <url>', 'the Redis the sweep is queued on (redis://host:port)')
     .exitOverride()
     .action(async (name: string, opts: Record<string, unknown>, c: Command) => {
-      const { connection } = redisOf(c, opts, name);
-      const queue = openQueue(name, connection);
-      const registry = openRegistry(connection, () => undefined);
-      try {
-        const trials = await trialsOfQueue(queue);
-        if (trials.length === 0 && !(await isListed(registry, name))) throw new Error(`no sweep ${name} on ${String(opts.redis)}`);
+      await withSweepQueue(c, opts, name, async (queue, registry, trials) => {
         await cancelSweep(registry, queue);
         process.stdout.write(`cancelled sweep ${name} (${trials.length} trials dropped from its queue)\n`);
-      } finally {
-        await queue.close();
-        registry.disconnect();
-      }
+      });
     });
 }

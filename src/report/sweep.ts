@@ -1,25 +1,14 @@
 import { escapeHtml, htmlTable, slug } from './html';
 import { formatTick, niceAxis, PALETTE } from './svg';
+import type { TrialResult } from '../sweep/results';
 
 // a sweep's part of the training report: a heatmap of the test accuracy over
 // the first two swept parameters (the mean over seeds), the accuracy against
 // each swept parameter, and the results table with the best trial marked.
 // drawn from OUT/SWEEP/results.json as `cudalab sweep` writes it.
 
-export interface SweepTrialRow {
-  trial: string;
-  name: string;
-  params: Record<string, unknown>;
-  seed: number;
-  status: string;
-  test_accuracy: number | null;
-  best_accuracy: number | null;
-  seconds: number | null;
-  worker: string | null;
-  attempts: number;
-  error: string | null;
-  run: string | null;
-}
+/** a row of results.json as `cudalab sweep` writes it; the status read as any string, so a file from another version still draws */
+export type SweepTrialRow = Omit<TrialResult, 'status' | 'upload'> & { status: string };
 
 export interface SweepTable {
   name: string; // the sweep's folder below the runs folder

@@ -10,7 +10,7 @@
 // before anything runs.
 import fs from 'fs';
 import { modelNames } from '../models';
-import { ConfigError, checkField, fieldSpec, FIELDS, jsonFields, type RunSettings } from '../train/config';
+import { ConfigError, checkField, fieldSpec, FIELDS, jsonFields, jsonFileFields, type RunSettings } from '../train/config';
 
 /** how a random-search field is drawn */
 export type SpaceSpec =
@@ -84,16 +84,7 @@ const nonNegativeInteger = (v: unknown): v is number => typeof v === 'number' &&
 
 /** parses and checks a sweep file's text; every error names the file and the field */
 export function parseSweepFile(text: string, file: string): SweepFile {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(file, `${file}: not valid JSON (${(err as Error).message})`);
-  }
-  const top = jsonFields(json, file);
-  for (const key of top.keys()) {
-    if (!TOP_FIELDS.includes(key)) throw new ConfigError(`${file}: ${key}`, `${file}: ${key} is not a known field (expected ${TOP_FIELDS.join(', ')})`);
-  }
+  const top = jsonFileFields(text, file, TOP_FIELDS);
   const name = top.get('name');
   if (typeof name !== 'string' || !SWEEP_NAME_PATTERN.test(name) || name.length > 100) {
     throw new ConfigError(`${file}: name`, `${file}: name must be a sweep name of letters, digits and . _ - (it names the queue and the results folder), got ${JSON.stringify(name)}`);

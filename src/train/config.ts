@@ -687,6 +687,24 @@ export function jsonFields(value: unknown, where: string): Map<string, unknown> 
   return new Map(Object.entries(value));
 }
 
+/**
+ * a settings file's text as its top-level fields, refusing text that is not
+ * JSON and any field not in `known`: every error names the file and the field
+ */
+export function jsonFileFields(text: string, file: string, known: readonly string[]): Map<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(file, `${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const top = jsonFields(json, file);
+  for (const key of top.keys()) {
+    if (!known.includes(key)) throw new ConfigError(`${file}: ${key}`, `${file}: ${key} is not a known field (expected ${known.join(', ')})`);
+  }
+  return top;
+}
+
 // ---- what a run directory keeps -----------------------------------------
 
 /** inputs scaled to [-1, 1], as the seed did: (x/255 - 0.5)/0.5 */

@@ -5,7 +5,7 @@
 import fs from 'fs';
 import path from 'path';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-file';
-import { ConfigError, FIELDS, checkField, completeSettings, fieldSpec, flagOf, jsonFields, type RunSettings } from './config';
+import { ConfigError, FIELDS, checkField, completeSettings, fieldSpec, flagOf, jsonFields, jsonFileFields, type RunSettings } from './config';
 import type { NanAt, RunSummary } from './metrics';
 
 export const DEFAULT_EXPERIMENTS = path.join('experiments', 'seed.json');
@@ -40,16 +40,7 @@ function experimentFields(value: unknown, where: string, models: readonly string
 
 /** parses and checks an experiments file; every error names the file and the field */
 export function parseExperiments(text: string, file: string, models: readonly string[], overrides: ExperimentOverrides = {}): ExperimentsFile {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(file, `${file}: not valid JSON (${(err as Error).message})`);
-  }
-  const top = jsonFields(json, file);
-  for (const key of top.keys()) {
-    if (!TOP_FIELDS.includes(key)) throw new ConfigError(`${file}: ${key}`, `${file}: ${key} is not a known field (expected ${TOP_FIELDS.join(', ')})`);
-  }
+  const top = jsonFileFields(text, file, TOP_FIELDS);
   const name = checkField('name', top.get('name'), `${file}: name`, { strict: true });
   const description = top.get('description') ?? '';
   if (typeof description !== 'string') {
