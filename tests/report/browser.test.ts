@@ -25,7 +25,7 @@ interface PageCheck {
   title: string;
 }
 
-describe.skipIf(!hasChromium)(`pages in headless chromium${hasChromium ? '' : ` (skipped: ${CHROMIUM} is not installed; scripts/ci-browser.sh installs it)`}`, () => {
+describe.skipIf(!hasChromium)(`pages in headless chromium${hasChromium ? '' : ` (skipped: ${CHROMIUM} is not installed; scripts/ci-packages.sh installs it)`}`, () => {
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'cudalab-browser-'));
   let context: BrowserContext;
   const pages: Record<string, string> = {};
