@@ -3,16 +3,15 @@
 // the weights, the data folder's meta file the class names. `cudalab
 // predict` and `cudalab export` both start here.
 import fs from 'fs';
-import path from 'path';
 import type { DeviceName } from '../native';
 import { Tensor } from '../tensor';
 import { Generator } from '../random';
 import type { Module } from '../nn/module';
-import { createModel, modelNames } from '../models';
+import { createModel } from '../models';
 import { loadCifar10Classes } from '../data/cifar10';
-import { ConfigError, parseRunConfig, type RunConfig } from '../train/config';
+import { ConfigError, type RunConfig } from '../train/config';
+import { readRunConfig } from '../train/run';
 import { CheckpointError, checkpointFiles, findLatestCheckpoint } from '../train/checkpoint';
-import { CONFIG_FILE } from '../train/metrics';
 import { readSafetensors } from '../train/safetensors';
 
 /** CIFAR-10's classes in label order: the names when the run's data folder is gone */
@@ -27,24 +26,6 @@ export interface TrainedModel {
   epoch: number | null;
   weightsFile: string;
   classes: string[];
-}
-
-/** runDir/config.json, checked; errors name the file and say what a run directory is */
-export function readRunDirConfig(runDir: string): RunConfig {
-  const file = path.join(runDir, CONFIG_FILE);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new ConfigError('--run', `--run ${runDir}: no ${CONFIG_FILE} there (expected a run directory such as runs/NAME, written by cudalab train)`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError('--run', `--run ${runDir}: ${file} is not valid JSON (${(err as Error).message})`);
-  }
-  return parseRunConfig(json, file, modelNames);
 }
 
 /**
@@ -78,7 +59,7 @@ export function weightsFileOf(runDir: string, checkpoint?: string): { file: stri
 
 /** the run's model with the checkpoint's weights, in eval mode on device (default cpu) */
 export async function loadTrainedModel(runDir: string, opts: { checkpoint?: string; device?: DeviceName } = {}): Promise<TrainedModel> {
-  const config = readRunDirConfig(runDir);
+  const config = readRunConfig(runDir, '--run');
   const { file, epoch } = weightsFileOf(runDir, opts.checkpoint);
   const device = opts.device ?? 'cpu';
   let contents;

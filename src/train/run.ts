@@ -99,20 +99,20 @@ export interface ResumeOverrides {
   keepCheckpoints?: number | 'all';
 }
 
-/** reads runDir/config.json; errors name the file and field */
-export function readRunConfig(runDir: string): RunConfig {
+/** reads runDir/config.json, checked; errors name the flag that gave the directory, the file and the field */
+export function readRunConfig(runDir: string, flag = '--resume'): RunConfig {
   const file = path.join(runDir, CONFIG_FILE);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {
-    throw new ConfigError('--resume', `--resume ${runDir}: no ${CONFIG_FILE} there (expected a run directory such as runs/NAME)`);
+    throw new ConfigError(flag, `${flag} ${runDir}: no ${CONFIG_FILE} there (expected a run directory such as runs/NAME, written by cudalab train)`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError('--resume', `--resume ${runDir}: ${file} is not valid JSON (${(err as Error).message})`);
+    throw new ConfigError(flag, `${flag} ${runDir}: ${file} is not valid JSON (${(err as Error).message})`);
   }
   return parseRunConfig(json, file, modelNames);
 }
